@@ -1,0 +1,45 @@
+"""The ``asegraph`` command-line entry point.
+
+Subcommands live in their own modules and are registered here.  A user's
+mistake (any :class:`~asegraph.exceptions.AsegraphError`, a missing file, a bad
+value) is printed as one line on stderr with exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from asegraph import __version__
+
+
+class _FriendlyGroup(click.Group):
+    """A click group that turns user errors into one line and exit code 2."""
+
+    def invoke(self, ctx: click.Context):
+        from asegraph.exceptions import AsegraphError
+
+        try:
+            return super().invoke(ctx)
+        except (AsegraphError, FileNotFoundError, PermissionError, IsADirectoryError) as exc:
+            click.echo(f"asegraph: error: {exc}", err=True)
+            sys.exit(2)
+
+
+@click.group(cls=_FriendlyGroup)
+@click.version_option(__version__, prog_name="asegraph")
+def cli() -> None:
+    """Graph neural networks for solid materials (CGCNN, GDyNet, BO + CG-MD)."""
+
+
+def _register() -> None:
+    from asegraph.cli import convert, demo, predict
+
+    cli.add_command(convert.convert)
+    cli.add_command(convert.models)
+    cli.add_command(demo.demo)
+    cli.add_command(predict.predict)
+
+
+_register()

@@ -1,0 +1,102 @@
+"""``asegraph predict``: a model's predictions for many structure files, as CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import sys
+
+import click
+import numpy as np
+
+
+@click.command()
+@click.argument("model")
+@click.argument("structures", nargs=-1, required=True, type=click.Path())
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="CSV file.")
+@click.option("--batch-size", default=64, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--atom-init",
+    type=click.Path(exists=True, dir_okay=False),
+    help="atom_init.json, when MODEL is an original .pth.tar checkpoint.",
+)
+@click.option("--progress/--no-progress", default=True, show_default=True)
+def predict(
+    model: str,
+    structures: tuple[str, ...],
+    output: str,
+    batch_size: int,
+    atom_init: str | None,
+    progress: bool,
+) -> None:
+    """Predict with MODEL (a model file or pretrained name) for STRUCTURES.
+
+    STRUCTURES are files ASE or pymatgen read (CIF, POSCAR, extxyz, ...),
+    folders of such files, or ASE databases. A structure that cannot be read
+    or converted gets a row with its error; the rest are still predicted.
+    """
+    from tqdm import tqdm
+
+    from asegraph.exceptions import AsegraphError
+    from asegraph.io import read_structures
+    from asegraph.models.checkpoint import atomic_write_bytes
+    from asegraph.models.inference import model_graph, predict_graphs
+    from asegraph.models.registry import load_any
+
+    entries = read_structures(list(structures))  # checks every source exists first
+    net = load_any(model, atom_init=atom_init)
+    ids, graphs, rows = [], [], {}
+    for sid, item in tqdm(entries, desc="graphs", unit="structure", disable=not progress):
+        if isinstance(item, Exception):
+            rows[sid] = {"id": sid, "error": str(item)}
+            continue
+        try:
+            graphs.append(model_graph(net, item, name=sid))
+        except AsegraphError as exc:
+            rows[sid] = {"id": sid, "formula": item.get_chemical_formula(), "error": str(exc)}
+            continue
+        ids.append(sid)
+        rows[sid] = {"id": sid, "formula": item.get_chemical_formula(), "n_atoms": len(item)}
+    if graphs:
+        y = predict_graphs(net, graphs, batch_size=batch_size)["y"]
+        for sid, values in zip(ids, y):
+            rows[sid].update(_columns(net.config, values))
+    columns = ["id", "formula", "n_atoms", *_column_names(net.config), "error"]
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=columns, restval="")
+    writer.writeheader()
+    writer.writerows(rows.values())
+    atomic_write_bytes(output, lambda handle: handle.write(text.getvalue().encode()))
+    failed = len(rows) - len(ids)
+    click.echo(
+        f"predicted {len(ids)} of {len(rows)} structures -> {output}"
+        + (f"; {failed} failed (see the 'error' column)" if failed else ""),
+        err=True,
+    )
+    if not ids:
+        sys.exit(1)
+
+
+def _column_names(config) -> list[str]:
+    if config.task == "classification":
+        return [f"p_{c}" for c in config.classes] + ["predicted_class"]
+    names = []
+    for target, unit, transform in zip(config.targets, config.units, config.target_transform):
+        suffix = f" ({unit})" if unit else ""
+        if transform == "log10":
+            names += [f"log10_{target}", f"{target}{suffix}"]
+        else:
+            names.append(f"{target}{suffix}")
+    return names
+
+
+def _columns(config, values: np.ndarray) -> dict[str, float | str]:
+    names = _column_names(config)
+    if config.task == "classification":
+        out = {name: float(v) for name, v in zip(names, values)}
+        out["predicted_class"] = config.classes[int(np.argmax(values))]
+        return out
+    flat = []
+    for value, transform in zip(values, config.target_transform):
+        flat += [float(value), float(10.0**value)] if transform == "log10" else [float(value)]
+    return dict(zip(names, flat))

@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from asegraph.exceptions import InputFileError
+from asegraph.graph.features import AtomFeatureTable, GaussianDistance
+
+
+def test_gaussian_distance_matches_eq_2_2():
+    expansion = GaussianDistance()
+    assert expansion.n_features == 41
+    d = torch.tensor([0.0, 1.0, 3.3], dtype=torch.float64)
+    u = expansion(d)
+    mu = 0.2 * np.arange(41)
+    expected = np.exp(-((d.numpy()[:, None] - mu) ** 2) / 0.2**2)
+    np.testing.assert_allclose(u.numpy(), expected, rtol=1e-12)
+    assert GaussianDistance(0.0, 6.0, 0.5, 0.5).n_features == 13
+
+
+def test_gaussian_distance_rejects_bad_settings():
+    with pytest.raises(ValueError, match="needs stop > start and positive step"):
+        GaussianDistance(0.0, 8.0, -0.2)
+
+
+def test_table21_is_one_hot_per_property():
+    table = AtomFeatureTable.table21()
+    assert table.table.shape == (101, 93)
+    blocks = np.cumsum([0, 18, 9, 10, 10, 12, 10, 10, 4, 10])
+    for z in (1, 8, 26, 79):
+        row = table.table[z]
+        for start, stop in zip(blocks[:-1], blocks[1:]):
+            assert row[start:stop].sum() <= 1.0
+    iron = table.table[26]
+    assert iron[7] == 1.0  # group 8
+    assert iron[18 + 3] == 1.0  # period 4
+    assert iron[blocks[8] - 4 + 2] == 1.0  # d block
+
+
+def test_atom_init_round_trip(tmp_path):
+    path = tmp_path / "atom_init.json"
+    path.write_text(json.dumps({"1": [1, 0, 0], "8": [0, 1, 0.5]}))
+    table = AtomFeatureTable.from_atom_init(path)
+    assert table.n_features == 3 and table.known[[1, 8]].all() and not table.known[2]
+    np.testing.assert_array_equal(table.table[8], [0, 1, 0.5])
+
+
+def test_atom_init_bad_file(tmp_path):
+    path = tmp_path / "atom_init.json"
+    path.write_text("{not json")
+    with pytest.raises(
+        InputFileError, match=r"atom feature file '.*atom_init.json': expected a JSON object"
+    ):
+        AtomFeatureTable.from_atom_init(path)
+    path.write_text(json.dumps({"1": [1, 0], "2": [1]}))
+    with pytest.raises(InputFileError, match="equal-length feature lists"):
+        AtomFeatureTable.from_atom_init(path)
