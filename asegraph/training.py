@@ -197,8 +197,13 @@ class Trainer:
         from tqdm import trange
 
         bar = trange(
-            state["epoch"], cfg.epochs, desc="epochs", unit="epoch", disable=not self.progress,
-            initial=state["epoch"], total=cfg.epochs,
+            state["epoch"],
+            cfg.epochs,
+            desc="epochs",
+            unit="epoch",
+            disable=not self.progress,
+            initial=state["epoch"],
+            total=cfg.epochs,
         )
         for epoch in bar:
             self.model.train()

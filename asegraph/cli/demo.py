@@ -16,12 +16,19 @@ import numpy as np
 
 @click.command()
 @click.option(
-    "-o", "--output-dir", default="asegraph-demo", show_default=True, type=click.Path(file_okay=False)
+    "-o",
+    "--output-dir",
+    default="asegraph-demo",
+    show_default=True,
+    type=click.Path(file_okay=False),
 )
 @click.option("--max-time", default=60.0, show_default=True, help="Training budget, seconds.")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option(
-    "--threads", default=1, show_default=True, type=click.IntRange(min=1),
+    "--threads",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1),
     help="torch threads; small graphs train fastest on one.",
 )
 @click.option("--progress/--no-progress", default=True, show_default=True)
@@ -58,8 +65,13 @@ def demo(output_dir: str, max_time: float, seed: int, threads: int, progress: bo
 
     torch.manual_seed(seed)  # the weights' initialisation; local to this command
     config = CGCNNConfig(
-        targets=["energy_per_atom"], units=["eV/atom"], atom_dim=32, n_conv=3, hidden_dim=64,
-        cutoff=6.0, gaussian={"start": 0.0, "stop": 6.0, "step": 0.2, "width": 0.2},
+        targets=["energy_per_atom"],
+        units=["eV/atom"],
+        atom_dim=32,
+        n_conv=3,
+        hidden_dim=64,
+        cutoff=6.0,
+        gaussian={"start": 0.0, "stop": 6.0, "step": 0.2, "width": 0.2},
     )
     model = CGCNN(config)
     trainer = Trainer(

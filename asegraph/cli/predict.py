@@ -40,23 +40,26 @@ def predict(
     from asegraph.exceptions import AsegraphError
     from asegraph.io import read_structures
     from asegraph.models.checkpoint import atomic_write_bytes
-    from asegraph.models.inference import model_graph, predict_graphs
+    from asegraph.models.inference import model_graphs, predict_graphs
     from asegraph.models.registry import load_any
 
     entries = read_structures(list(structures))  # checks every source exists first
     net = load_any(model, atom_init=atom_init)
-    ids, graphs, rows = [], [], {}
-    for sid, item in tqdm(entries, desc="graphs", unit="structure", disable=not progress):
+    rows, readable, names = {}, [], []
+    for sid, item in tqdm(entries, desc="reading", unit="structure", disable=not progress):
         if isinstance(item, Exception):
             rows[sid] = {"id": sid, "error": str(item)}
             continue
-        try:
-            graphs.append(model_graph(net, item, name=sid))
-        except AsegraphError as exc:
-            rows[sid] = {"id": sid, "formula": item.get_chemical_formula(), "error": str(exc)}
-            continue
-        ids.append(sid)
         rows[sid] = {"id": sid, "formula": item.get_chemical_formula(), "n_atoms": len(item)}
+        readable.append(item)
+        names.append(sid)
+    ids, graphs = [], []
+    for sid, graph in zip(names, model_graphs(net, readable, names, errors="return")):
+        if isinstance(graph, AsegraphError):
+            rows[sid]["error"] = str(graph)
+        else:
+            ids.append(sid)
+            graphs.append(graph)
     if graphs:
         y = predict_graphs(net, graphs, batch_size=batch_size)["y"]
         for sid, values in zip(ids, y):

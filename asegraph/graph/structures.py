@@ -51,13 +51,27 @@ def to_atoms(structure: Any, name: str | None = None) -> Atoms:
         Empty structure, NaN/inf positions or cell, unknown atomic numbers, or
         a singular cell along a periodic direction.
     """
-    label = structure_name(structure, name)
     if isinstance(structure, Atoms):
         atoms = structure
     else:
-        atoms = _from_pymatgen(structure, label)
-    _validate(atoms, label)
+        atoms = _from_pymatgen(structure, structure_name(structure, name))
+    if not _looks_valid(atoms):  # the fast path; the slow one says what is wrong
+        _validate(atoms, structure_name(structure, name))
     return atoms
+
+
+def _looks_valid(atoms: Atoms) -> bool:
+    numbers = atoms.numbers
+    if len(numbers) == 0 or numbers.min() < 1 or numbers.max() > MAX_ATOMIC_NUMBER:
+        return False
+    if not (np.isfinite(atoms.positions).all() and np.isfinite(atoms.cell.array).all()):
+        return False
+    pbc = atoms.pbc
+    if pbc.all():
+        cell = atoms.cell.array
+        scale = np.abs(cell).max()
+        return scale > 0 and abs(np.linalg.det(cell)) > 1e-6 * scale**3
+    return not pbc.any()
 
 
 def _from_pymatgen(structure: Any, label: str) -> Atoms:
@@ -65,15 +79,26 @@ def _from_pymatgen(structure: Any, label: str) -> Atoms:
         from pymatgen.core import IStructure, Molecule, Structure
     except ImportError:  # pragma: no cover - pymatgen is a dependency
         Structure = IStructure = Molecule = ()  # type: ignore[assignment]
-    if isinstance(structure, (Structure, IStructure, Molecule)):
-        from pymatgen.io.ase import AseAtomsAdaptor
-
-        if len(structure) == 0:
-            raise StructureError(f"structure {label!r} is empty: it has no atoms; check the input")
-        return AseAtomsAdaptor.get_atoms(structure)
-    raise StructureError(
-        f"structure {label!r}: expected ase.Atoms or a pymatgen Structure/Molecule, "
-        f"got {type(structure).__name__}; read files with ase.io.read or Structure.from_file"
+    if not isinstance(structure, (Structure, IStructure, Molecule)):
+        raise StructureError(
+            f"structure {label!r}: expected ase.Atoms or a pymatgen Structure/Molecule, "
+            f"got {type(structure).__name__}; read files with ase.io.read or Structure.from_file"
+        )
+    if len(structure) == 0:
+        raise StructureError(f"structure {label!r} is empty: it has no atoms; check the input")
+    if not structure.is_ordered:
+        raise StructureError(
+            f"structure {label!r} has partially occupied sites; a crystal graph needs one element "
+            "per site — order it first (e.g. pymatgen's OrderDisorderedStructureTransformation)"
+        )
+    # Built directly (not with AseAtomsAdaptor, which also copies site properties
+    # and costs ~1 ms): only numbers, positions, cell and pbc matter here.
+    numbers = [site.specie.Z for site in structure]
+    if isinstance(structure, Molecule):
+        return Atoms(numbers=numbers, positions=structure.cart_coords, pbc=False)
+    lattice = structure.lattice
+    return Atoms(
+        numbers=numbers, positions=structure.cart_coords, cell=lattice.matrix, pbc=lattice.pbc
     )
 
 

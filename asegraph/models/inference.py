@@ -7,9 +7,12 @@ from typing import Any
 
 import numpy as np
 import torch
+from ase.data import chemical_symbols
 
+from asegraph.exceptions import StructureError
 from asegraph.graph.batch import GraphBatch, collate
-from asegraph.graph.crystal_graph import CrystalGraph, build_graph
+from asegraph.graph.crystal_graph import CrystalGraph, build_graphs
+from asegraph.graph.structures import structure_name
 from asegraph.models.cgcnn import CGCNN
 
 
@@ -19,31 +22,50 @@ def model_graph(model: CGCNN, structure: Any, name: str | None = None) -> Crysta
     Raises :class:`~asegraph.exceptions.StructureError` for an invalid structure
     or an element the model's atom feature table does not cover.
     """
+    result = model_graphs(model, [structure], [name], errors="raise")[0]
+    return result  # type: ignore[return-value]
+
+
+def model_graphs(
+    model: CGCNN,
+    structures: Sequence[Any],
+    names: Sequence[str | None] | None = None,
+    errors: str = "return",
+) -> list[CrystalGraph | StructureError]:
+    """Graphs of many structures with the model's settings (see :func:`build_graphs`).
+
+    With ``errors="return"`` an invalid structure, or one with an element the
+    model's atom table lacks, yields its :class:`StructureError` in place.
+    """
     config = model.config
-    graph = build_graph(
-        structure,
+    graphs = build_graphs(
+        structures,
         cutoff=config.cutoff,
         max_neighbors=config.max_neighbors,
         ties=config.ties,
-        name=name,
+        names=names,
+        errors=errors,
     )
     known = model.atom_known.cpu().numpy()
-    numbers = graph.numbers
-    inside = numbers < len(known)
-    ok = np.zeros(len(numbers), dtype=bool)
-    ok[inside] = known[numbers[inside]]
-    if not ok.all():
-        from asegraph.exceptions import StructureError
-
-        symbol = graph.numbers[~ok][0]
-        from ase.data import chemical_symbols
-
-        raise StructureError(
-            f"structure {graph.name!r}: element {chemical_symbols[symbol]} (Z={symbol}) has no "
-            f"features in this model's atom table ({config.atom_table_name!r}); use a model "
-            "trained with that element"
-        )
-    return graph
+    for k, graph in enumerate(graphs):
+        if isinstance(graph, StructureError):
+            continue
+        numbers = graph.numbers
+        inside = numbers < len(known)
+        ok = np.zeros(len(numbers), dtype=bool)
+        ok[inside] = known[numbers[inside]]
+        if not ok.all():
+            z = int(numbers[~ok][0])
+            label = graph.name or structure_name(structures[k])
+            error = StructureError(
+                f"structure {label!r}: element {chemical_symbols[z]} (Z={z}) has no features in "
+                f"this model's atom table ({config.atom_table_name!r}); use a model trained "
+                "with that element"
+            )
+            if errors == "raise":
+                raise error
+            graphs[k] = error
+    return graphs
 
 
 def model_batch(model: CGCNN, graphs: Sequence[CrystalGraph]) -> GraphBatch:

@@ -108,7 +108,7 @@ def test_edges_are_sorted_by_distance_within_each_receiver(ties, rng):
     receivers = graph.edge_index[1]
     assert np.all(np.diff(receivers) >= 0)
     for i in range(graph.n_atoms):
-        assert np.all(np.diff(graph.distances[receivers == i]) >= 0)
+        assert np.all(np.diff(graph.distances[receivers == i]) >= -1e-9)
 
 
 @pytest.mark.parametrize(
@@ -127,3 +127,72 @@ def test_keep_ties_graph_is_the_same_per_atom_in_supercells(atoms):
             np.sort(np.tile(cell_graph.distances, np.prod(reps))),
             atol=1e-9,
         )
+
+
+def _as_set(receivers, senders, shifts):
+    return {
+        (int(i), int(j), tuple(int(x) for x in s)) for i, j, s in zip(receivers, senders, shifts)
+    }
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_dense_small_cell_search_equals_vesin(seed, monkeypatch):
+    from asegraph.graph import neighbors
+
+    rng = np.random.default_rng(seed)
+    atoms = random_triclinic(rng, 5, 4.0)
+    atoms.positions += rng.uniform(-9, 9, 3)  # unwrapped coordinates
+    dense = neighbors.all_pairs(atoms.positions, atoms.cell.array, atoms.pbc, 6.0)
+    monkeypatch.setattr(neighbors, "DENSE_MAX_ATOMS", 0)  # force vesin
+    cell_list = neighbors.all_pairs(atoms.positions, atoms.cell.array, atoms.pbc, 6.0)
+    assert _as_set(*dense[:3]) == _as_set(*cell_list[:3])
+    order_d = np.lexsort((dense[1], dense[0]))
+    assert len(dense[3]) == len(cell_list[3])
+    np.testing.assert_allclose(np.sort(dense[3]), np.sort(cell_list[3]), atol=1e-10)
+    assert order_d.size == len(dense[0])
+
+
+@pytest.mark.parametrize("ties", ["keep", "truncate"])
+@pytest.mark.parametrize("seed", range(4))
+def test_adaptive_search_radius_gives_the_full_cutoff_result(seed, ties):
+    from asegraph.graph import neighbors
+
+    rng = np.random.default_rng(100 + seed)
+    atoms = random_triclinic(rng, 7, 5.0).repeat((2, 1, 2))
+    pos, cell, pbc = atoms.positions, atoms.cell.array, atoms.pbc
+    fast = neighbors.nearest_pairs(pos, cell, pbc, 8.0, 12, ties)
+    full = neighbors.select_nearest(*neighbors.all_pairs(pos, cell, pbc, 8.0), len(atoms), 12, ties)
+    assert neighbors.search_radius(len(atoms), cell, pbc, 12) < 8.0  # the shortcut was taken
+    assert _as_set(*fast[:3]) == _as_set(*full[:3])
+
+
+@pytest.mark.parametrize("ties", ["keep", "truncate"])
+def test_build_graphs_equals_build_graph_one_by_one(ties, rng):
+    from ase.build import molecule
+
+    from asegraph.graph.crystal_graph import build_graphs
+
+    structures = [random_triclinic(rng, n, 4.0 + n / 3) for n in (1, 2, 5, 5, 5, 8, 20)]
+    structures += [bulk("NaCl", "rocksalt", a=5.64), bulk("Cu", "fcc", a=3.6).repeat((2, 2, 2))]
+    structures += [molecule("CH4")]
+    graphs = build_graphs(structures, cutoff=8.0, max_neighbors=12, ties=ties, chunk_size=2)
+    for atoms, graph in zip(structures, graphs):
+        reference = build_graph(atoms, cutoff=8.0, max_neighbors=12, ties=ties)
+        assert graph_edges(graph) == graph_edges(reference)
+        np.testing.assert_allclose(
+            np.sort(graph.distances), np.sort(reference.distances), atol=1e-10
+        )
+
+
+def test_build_graphs_reports_bad_structures_in_place():
+    from asegraph.exceptions import StructureError
+    from asegraph.graph.crystal_graph import build_graphs
+
+    good = bulk("Cu", "fcc", a=3.6)
+    nan = good.copy()
+    nan.positions[0, 0] = np.nan
+    results = build_graphs([good, nan, good], names=["a", "b", "c"], errors="return")
+    assert [type(r).__name__ for r in results] == ["CrystalGraph", "StructureError", "CrystalGraph"]
+    assert "'b': atom 0 (Cu) has a NaN" in str(results[1])
+    with pytest.raises(StructureError, match="'b': atom 0"):
+        build_graphs([good, nan], names=["a", "b"])

@@ -104,3 +104,15 @@ def test_pymatgen_structure_and_molecule_are_accepted():
     molecule = Molecule(["O", "H", "H"], [[0, 0, 0], [0.96, 0, 0], [-0.24, 0.93, 0]])
     graph = build_graph(molecule)
     assert graph.n_edges == 6 and not graph.pbc.any()
+
+
+def test_disordered_pymatgen_structure():
+    from pymatgen.core import Lattice, Structure
+
+    structure = Structure(
+        Lattice.cubic(4.0), [{"Na": 0.5, "K": 0.5}, "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]]
+    )
+    with pytest.raises(
+        StructureError, match="partially occupied sites; a crystal graph needs one element"
+    ):
+        build_graph(structure, name="NaKCl")

@@ -165,3 +165,22 @@ def test_bad_config(overrides, match):
 def test_bad_normalizer():
     with pytest.raises(ParameterError, match="normalizer needs 1 means and positive stds"):
         make_model().set_normalizer([0.0], [0.0])
+
+
+def test_element_missing_from_the_model_table(tmp_path):
+    import json
+
+    from asegraph.exceptions import StructureError
+    from asegraph.graph.features import AtomFeatureTable
+
+    path = tmp_path / "atom_init.json"
+    path.write_text(json.dumps({"11": [1.0, 0.0], "17": [0.0, 1.0]}))
+    model = CGCNN(
+        CGCNNConfig(n_conv=1, atom_dim=4, hidden_dim=4), AtomFeatureTable.from_atom_init(path)
+    )
+    model_graph(model, bulk("NaCl", "rocksalt", a=5.64))  # Na and Cl are covered
+    with pytest.raises(
+        StructureError,
+        match=r"'KBr': element K \(Z=19\) has no features in this model's atom table",
+    ):
+        model_graph(model, bulk("KBr", "rocksalt", a=6.6), name="KBr")

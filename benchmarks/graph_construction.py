@@ -1,0 +1,114 @@
+"""Crystal-graph construction speed: asegraph.build_graph vs pymatgen's neighbour searches.
+
+Usage::
+
+    python benchmarks/graph_construction.py [--csv ../shared/data/perov_5/val.csv]
+                                            [--limit N] [--repeats 3]
+
+Prints structures/second on the perovskites of the CSV (5-atom cells) and on
+320- and 2,560-atom supercells, for
+
+* ``build_graph(atoms, cutoff=8, max_neighbors=12)``: the whole crystal graph
+  (neighbour search, per-atom selection of the 12 nearest, validation), one
+  structure per call;
+* ``build_graphs(list, ...)``: the same graphs for a list, small cells
+  searched together (what datasets and ``asegraph predict`` use);
+* ``Structure.get_all_neighbors(8.0)``: the original CGCNN code's method
+  (neighbours only, before its Python sort and truncation);
+* ``Structure.get_neighbor_list(8.0)``: pymatgen's vectorised search.
+
+and the ratios to build_graph, all measured in the same run, one thread.
+Parsing the CIFs is excluded from every timing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+DEFAULT_CSV = Path(__file__).resolve().parents[2] / "shared" / "data" / "perov_5" / "val.csv"
+
+
+def load_structures(path: Path, limit: int | None):
+    from pymatgen.core import Structure
+
+    with open(path) as handle, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rows = list(csv.DictReader(handle))[:limit]
+        return [Structure.from_str(r["cif"], fmt="cif") for r in rows]
+
+
+def rate(function, items, repeats: int, batched: bool = False) -> float:
+    """Best structures/second over ``repeats`` passes."""
+    best = np.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        if batched:
+            function(items)
+        else:
+            for item in items:
+                function(item)
+        best = min(best, time.perf_counter() - start)
+    return len(items) / best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--csv", type=Path, default=DEFAULT_CSV)
+    parser.add_argument("--limit", type=int, default=None, help="use the first N perovskites")
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+
+    import torch
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    from asegraph.graph.crystal_graph import build_graph, build_graphs
+
+    torch.set_num_threads(1)
+    if not args.csv.is_file():
+        raise SystemExit(f"perovskite CSV '{args.csv}' not found; pass --csv PATH")
+    structures = load_structures(args.csv, args.limit)
+    atoms = [AseAtomsAdaptor.get_atoms(s) for s in structures]
+    methods = {
+        "asegraph build_graphs (list)": (lambda a: build_graphs(a, 8.0, 12), "atoms-batch"),
+        "asegraph build_graph": (lambda a: build_graph(a, 8.0, 12), "atoms"),
+        "asegraph build_graph (from Structure)": (lambda s: build_graph(s, 8.0, 12), "structure"),
+        "pymatgen get_all_neighbors": (lambda s: s.get_all_neighbors(8.0), "structure"),
+        "pymatgen get_neighbor_list": (lambda s: s.get_neighbor_list(8.0), "structure"),
+    }
+    cases = [(f"{len(structures)} perovskites (5 atoms)", structures, atoms, args.repeats)]
+    base = structures[0]
+    for reps in ((4, 4, 4), (8, 8, 8)):
+        supercell = base * reps
+        n = len(supercell)
+        cases.append((f"{n}-atom supercell", [supercell], [atoms[0].repeat(reps)], args.repeats))
+
+    print(f"{'case':28s} {'method':40s} {'structures/s':>13s} {'atoms/s':>11s} {'ratio':>8s}")
+    per_atom = {}
+    for label, structs, ase_atoms, repeats in cases:
+        results = {}
+        for name, (function, kind) in methods.items():
+            items = ase_atoms if kind.startswith("atoms") else structs
+            results[name] = rate(function, items, repeats, batched=kind == "atoms-batch")
+        reference = results["asegraph build_graphs (list)"]
+        n_atoms = len(ase_atoms[0])
+        per_atom[label] = {k: v * n_atoms for k, v in results.items()}
+        for name, value in results.items():
+            ratio = reference / value
+            print(f"{label:28s} {name:40s} {value:13.1f} {value * n_atoms:11.0f} {ratio:7.1f}x")
+    print("\nratio = build_graphs' rate / the method's rate (>1: asegraph is faster)")
+    sizes = [k for k in per_atom if "supercell" in k]
+    if len(sizes) == 2:
+        a, b = (per_atom[s]["asegraph build_graph"] for s in sizes)
+        print(f"linearity: build_graph atoms/s at 2,560 vs 320 atoms = {b / a:.2f} (1.0 = linear)")
+        c, d = (per_atom[s]["pymatgen get_neighbor_list"] for s in sizes)
+        print(f"           get_neighbor_list atoms/s at 2,560 vs 320 atoms = {d / c:.2f}")
+
+
+if __name__ == "__main__":
+    main()
