@@ -1,5 +1,11 @@
 """Training CGCNN models: fit, evaluate, checkpoint and resume.
 
+Data parallelism: when ``torch.distributed`` is initialised (e.g. under
+``torchrun``; gloo on CPU) each process computes its share of every global
+batch and gradients are averaged, so the result equals one process with the
+same global batch (batch-norm statistics are per process, as in DDP without
+``SyncBatchNorm``, which needs GPUs). Only rank 0 writes files.
+
 The trainer works on prebuilt :class:`~asegraph.graph.crystal_graph.CrystalGraph`
 lists (graphs are built once, not every epoch). After every epoch it writes
 ``checkpoint.pt`` (weights, optimiser, scheduler, random state, history)
@@ -34,7 +40,10 @@ class TrainingConfig:
 
     ``max_time_s`` is a wall-clock budget in seconds for one run (a resumed
     run gets a fresh budget): training stops cleanly after the epoch that
-    exceeds it and keeps the best model. ``patience`` is
+    exceeds it and keeps the best model. ``lr_schedule`` is "constant",
+    "step" (multiply by ``lr_gamma`` at each of ``lr_milestones``) or
+    "cosine" (anneal to zero over ``epochs``, or over ``max_time_s`` when that
+    comes first, so a time-limited run still ends annealed). ``patience`` is
     the number of epochs without validation improvement before stopping
     (``None``: never stop early).
     """
@@ -45,6 +54,7 @@ class TrainingConfig:
     lr: float = 1e-3
     weight_decay: float = 0.0
     momentum: float = 0.9
+    lr_schedule: str = "constant"
     lr_milestones: list[int] = field(default_factory=list)
     lr_gamma: float = 0.1
     patience: int | None = None
@@ -59,6 +69,10 @@ class TrainingConfig:
                 raise ParameterError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.lr <= 0:
             raise ParameterError(f"lr must be positive, got {self.lr}")
+        if self.lr_schedule not in ("constant", "step", "cosine"):
+            raise ParameterError(
+                f"lr_schedule must be 'constant', 'step' or 'cosine', got {self.lr_schedule!r}"
+            )
 
 
 def regression_metrics(predicted: np.ndarray, target: np.ndarray) -> dict[str, float]:
@@ -135,12 +149,14 @@ class Trainer:
         return torch.as_tensor(array)
 
     def _loss(self, out: dict[str, torch.Tensor], target: torch.Tensor) -> torch.Tensor:
+        """Summed loss over the structures of ``out`` (the caller divides)."""
         if self.classification:
-            return nn.functional.cross_entropy(out["y_scaled"], target)
+            return nn.functional.cross_entropy(out["y_scaled"], target, reduction="sum")
         mean = self.model.target_mean.to(out["y_scaled"].dtype)
         std = self.model.target_std.to(out["y_scaled"].dtype)
         scaled = (target.to(out["y_scaled"].dtype) - mean) / std
-        return nn.functional.mse_loss(out["y_scaled"], scaled)
+        per_structure = ((out["y_scaled"] - scaled) ** 2).mean(dim=1)
+        return per_structure.sum()
 
     @torch.no_grad()
     def predict(self, graphs: list[CrystalGraph]) -> np.ndarray:
@@ -184,8 +200,9 @@ class Trainer:
             optimizer = torch.optim.SGD(
                 params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
             )
-        scheduler = torch.optim.lr_scheduler.MultiStepLR(
-            optimizer, milestones=list(cfg.lr_milestones), gamma=cfg.lr_gamma
+        progress_fraction = {"value": 0.0}  # of the run, by epochs or time
+        scheduler = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda epoch: self._lr_factor(epoch, progress_fraction["value"])
         )
         generator = torch.Generator().manual_seed(cfg.seed)
         state = {"epoch": 0, "best": float("inf"), "best_epoch": -1, "elapsed": 0.0}
@@ -205,22 +222,39 @@ class Trainer:
             initial=state["epoch"],
             total=cfg.epochs,
         )
+        rank, world = _process_group()
+        net = self.model
+        if world > 1:  # data parallel: each process takes its share of every batch
+            net = nn.parallel.DistributedDataParallel(self.model)
         for epoch in bar:
             self.model.train()
             order = torch.randperm(len(train_graphs), generator=generator).tolist()
             losses = []
             for start in range(0, len(order), cfg.batch_size):
                 idx = order[start : start + cfg.batch_size]
-                if len(idx) < 2 and self.model.config.batch_norm:
-                    continue  # batch norm needs at least two samples
-                batch = model_batch(self.model, [train_graphs[i] for i in idx])
-                loss = self._loss(self.model(batch), y_train[idx])
+                if len(idx) < 2 * world and self.model.config.batch_norm:
+                    continue  # batch norm needs at least two samples per process
+                local = idx[rank::world]
+                batch = model_batch(self.model, [train_graphs[i] for i in local])
+                loss_sum = self._loss(net(batch), y_train[local])
+                # DDP averages gradients over processes: scale so the result is
+                # the gradient of the mean loss over the whole global batch.
+                loss = loss_sum * (world / len(idx))
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
-                losses.append(loss.detach().item())
+                losses.append(loss_sum.detach().item() / len(local))
+            elapsed_run = time.perf_counter() - run_start
+            progress_fraction["value"] = max(
+                (epoch + 1) / cfg.epochs,
+                elapsed_run / cfg.max_time_s if cfg.max_time_s else 0.0,
+            )
             scheduler.step()
-            record = {"epoch": epoch + 1, "train_loss": float(np.mean(losses))}
+            record = {
+                "epoch": epoch + 1,
+                "train_loss": float(np.mean(losses)),
+                "lr": optimizer.param_groups[0]["lr"],
+            }
             if val_graphs is not None:
                 record.update(
                     {f"val_{k}": v for k, v in self.evaluate(val_graphs, val_targets).items()}
@@ -233,13 +267,17 @@ class Trainer:
             state["elapsed"] = time.perf_counter() - start_time
             record["time_s"] = state["elapsed"]
             self.history.append(record)
-            self._save(optimizer, scheduler, generator, state, record, improved)
+            if rank == 0:
+                self._save(optimizer, scheduler, generator, state, record, improved)
             bar.set_postfix({k: f"{v:.4g}" for k, v in record.items() if k.startswith("val_")})
-            if cfg.patience is not None and epoch + 1 - state["best_epoch"] >= cfg.patience:
-                break
+            stop = cfg.patience is not None and epoch + 1 - state["best_epoch"] >= cfg.patience
             if cfg.max_time_s is not None and time.perf_counter() - run_start >= cfg.max_time_s:
+                stop = True
+            if _agree_to_stop(stop, world):
                 break
         bar.close()
+        if world > 1:
+            torch.distributed.barrier()  # rank 0 has written the best model
         self.best_epoch = state["best_epoch"]
         if self.output_dir is not None and (self.output_dir / "best_model.pt").exists():
             from asegraph.models.checkpoint import load_model
@@ -249,6 +287,14 @@ class Trainer:
             self.model.load_state_dict(self._best_state)
         self.model.eval()
         return self.history
+
+    def _lr_factor(self, epoch: int, fraction: float) -> float:
+        cfg = self.config
+        if cfg.lr_schedule == "step":
+            return cfg.lr_gamma ** sum(epoch >= m for m in cfg.lr_milestones)
+        if cfg.lr_schedule == "cosine":
+            return 0.5 * (1.0 + np.cos(np.pi * min(fraction, 1.0)))
+        return 1.0
 
     # -- persistence ------------------------------------------------------
     def _save(self, optimizer, scheduler, generator, state, record, improved) -> None:
@@ -286,6 +332,22 @@ class Trainer:
         generator.set_state(payload["generator"])
         state.update(payload["state"])
         self.history = list(payload["history"])
+
+
+def _process_group() -> tuple[int, int]:
+    """(rank, world size) of an initialised torch.distributed group, else (0, 1)."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_rank(), torch.distributed.get_world_size()
+    return 0, 1
+
+
+def _agree_to_stop(stop: bool, world: int) -> bool:
+    """Every process stops when rank 0 says so (time budgets differ by milliseconds)."""
+    if world == 1:
+        return stop
+    flag = torch.tensor([1 if stop else 0])
+    torch.distributed.broadcast(flag, src=0)
+    return bool(flag.item())
 
 
 def _safe_std(y: torch.Tensor) -> np.ndarray:

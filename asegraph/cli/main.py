@@ -34,12 +34,20 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from asegraph.cli import convert, demo, predict
+    from asegraph.cli import convert, demo, evaluate, predict, train
 
     cli.add_command(convert.convert)
     cli.add_command(convert.models)
     cli.add_command(demo.demo)
+    cli.add_command(train.train)
+    cli.add_command(evaluate.evaluate)
+    cli.add_command(evaluate.learning_curve)
+    cli.add_command(evaluate.tune)
     cli.add_command(predict.predict)
 
 
 _register()
+
+
+if __name__ == "__main__":  # ``python -m asegraph.cli.main``, e.g. under torchrun
+    cli()

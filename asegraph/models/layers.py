@@ -44,8 +44,15 @@ class GatedConv(nn.Module):
     ) -> torch.Tensor:
         """atoms [N, A], edges [E, G], edge_index [2, E] -> atoms [N, A]."""
         senders, receivers = edge_index
-        z = torch.cat([atoms[receivers], atoms[senders], edges], dim=1)  # [E, 2A+G]
-        gated = self.bn1(self.fc_full(z))  # [E, 2A]
+        # fc_full(v_i ⊕ v_j ⊕ u_ij) computed block-wise: the atom blocks once per
+        # atom, then gathered, which is the same sum with ~3x fewer operations.
+        a = self.atom_dim
+        weight = self.fc_full.weight  # [2A, 2A+G]
+        per_receiver = atoms @ weight[:, :a].T  # [N, 2A]
+        per_sender = atoms @ weight[:, a : 2 * a].T  # [N, 2A]
+        gated = torch.addmm(self.fc_full.bias, edges, weight[:, 2 * a :].T)  # [E, 2A]
+        gated = gated + per_receiver[receivers] + per_sender[senders]
+        gated = self.bn1(gated)
         gate, core = gated.chunk(2, dim=1)  # [E, A] each
         messages = torch.sigmoid(gate) * self.softplus(core)  # [E, A]
         summed = self.bn2(scatter_sum(messages, receivers, atoms.shape[0]))  # [N, A]

@@ -1,0 +1,38 @@
+"""Option types shared by the command-line tools."""
+
+from __future__ import annotations
+
+import re
+
+import click
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?)\s*(s|sec|m|min|h|hr)?\s*$")
+_UNITS = {None: 1.0, "s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "hr": 3600.0}
+
+
+class Duration(click.ParamType):
+    """A wall-clock duration such as ``90``, ``90s``, ``15m`` or ``2h``, in seconds."""
+
+    name = "duration"
+
+    def convert(self, value, param, ctx) -> float:
+        if isinstance(value, (int, float)):
+            return float(value)
+        match = _DURATION.match(str(value))
+        if not match:
+            self.fail(f"expected a duration like 90s, 15m or 2h, got {value!r}", param, ctx)
+        return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+class FloatList(click.ParamType):
+    """Comma-separated numbers, e.g. ``0.6,0.2,0.2``."""
+
+    name = "numbers"
+
+    def convert(self, value, param, ctx) -> list[float]:
+        if isinstance(value, (list, tuple)):
+            return [float(v) for v in value]
+        try:
+            return [float(v) for v in str(value).split(",") if v.strip()]
+        except ValueError:
+            self.fail(f"expected comma-separated numbers, got {value!r}", param, ctx)

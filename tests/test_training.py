@@ -1,0 +1,187 @@
+"""Training: learning, determinism, resume after SIGKILL, data parallelism."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import ase.io
+import numpy as np
+import pytest
+import torch
+
+from asegraph.data.emt_alloys import EXAMPLE_PATH
+from asegraph.exceptions import ParameterError
+from asegraph.graph.crystal_graph import build_graphs
+from asegraph.models.cgcnn import CGCNN, CGCNNConfig
+from asegraph.models.checkpoint import load_model
+from asegraph.training import Trainer, TrainingConfig
+
+CONFIG = dict(
+    targets=["e"],
+    units=["eV/atom"],
+    atom_dim=16,
+    n_conv=2,
+    hidden_dim=32,
+    cutoff=6.0,
+    gaussian={"start": 0.0, "stop": 6.0, "step": 0.3, "width": 0.3},
+)
+
+
+@pytest.fixture(scope="module")
+def alloys():
+    frames = ase.io.read(EXAMPLE_PATH, index=":120")
+    graphs = build_graphs(frames, cutoff=6.0)
+    energies = np.array([f.info["energy_per_atom"] for f in frames])
+    return graphs, energies
+
+
+def fit(alloys, seed=0, epochs=15, **config):
+    graphs, energies = alloys
+    torch.manual_seed(seed)
+    model = CGCNN(CGCNNConfig(**{**CONFIG, **config}))
+    trainer = Trainer(
+        model, TrainingConfig(epochs=epochs, batch_size=16, lr=3e-3, seed=seed), progress=False
+    )
+    trainer.fit(graphs[:90], energies[:90], graphs[90:], energies[90:])
+    return trainer
+
+
+def test_training_beats_the_mean_and_keeps_the_best_epoch(alloys):
+    graphs, energies = alloys
+    trainer = fit(alloys)
+    mae = trainer.evaluate(graphs[90:], energies[90:])["mae"]
+    baseline = np.abs(energies[90:] - energies[:90].mean()).mean()
+    assert mae < 0.6 * baseline
+    best = min(r["val_mae"] for r in trainer.history)
+    assert mae == pytest.approx(best, rel=1e-5)  # the best epoch's weights are restored
+
+
+def test_same_seed_same_history(alloys):
+    first = [r["val_mae"] for r in fit(alloys, seed=3, epochs=3).history]
+    second = [r["val_mae"] for r in fit(alloys, seed=3, epochs=3).history]
+    assert first == second
+
+
+def test_classification_metrics(alloys):
+    graphs, energies = alloys
+    labels = (energies > np.median(energies)).astype(float)
+    torch.manual_seed(0)
+    model = CGCNN(CGCNNConfig(**{**CONFIG, "task": "classification", "classes": ["low", "high"]}))
+    trainer = Trainer(model, TrainingConfig(epochs=10, batch_size=16, lr=3e-3), progress=False)
+    trainer.fit(graphs[:90], labels[:90], graphs[90:], labels[90:])
+    metrics = trainer.evaluate(graphs[90:], labels[90:])
+    assert set(metrics) == {"accuracy", "roc_auc", "precision", "recall"}
+    assert metrics["roc_auc"] > 0.7
+
+
+def test_log10_targets_need_positive_values(alloys):
+    graphs, energies = alloys
+    model = CGCNN(CGCNNConfig(**{**CONFIG, "target_transform": ["log10"]}))
+    with pytest.raises(ParameterError, match="non-positive values but its transform is log10"):
+        Trainer(model, progress=False).fit(graphs[:10], energies[:10] - energies.max() - 0.1)
+
+
+def test_bad_training_settings():
+    with pytest.raises(ParameterError, match="optimizer must be 'adam' or 'sgd', got 'lbfgs'"):
+        TrainingConfig(optimizer="lbfgs").validate()
+    with pytest.raises(ParameterError, match="lr_schedule must be"):
+        TrainingConfig(lr_schedule="exp").validate()
+
+
+def _train_command(output, epochs, *extra):
+    return [
+        sys.executable,
+        "-m",
+        "asegraph.cli.main",
+        "train",
+        str(EXAMPLE_PATH),
+        "--target",
+        "energy_per_atom",
+        "--split",
+        "0.6,0.2,0.2",
+        "--cutoff",
+        "6",
+        "--atom-dim",
+        "16",
+        "--n-conv",
+        "2",
+        "--hidden-dim",
+        "32",
+        "--batch-size",
+        "16",
+        "--epochs",
+        str(epochs),
+        "--lr-schedule",
+        "constant",
+        "--seed",
+        "1",
+        "--no-progress",
+        "-o",
+        str(output),
+        *extra,
+    ]
+
+
+def _env():
+    return {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+
+
+def test_sigkill_then_rerun_resumes_and_matches_an_uninterrupted_run(tmp_path):
+    epochs = 6
+    reference = tmp_path / "reference.pt"
+    subprocess.run(_train_command(reference, epochs), check=True, env=_env(), capture_output=True)
+
+    output = tmp_path / "model.pt"
+    log = tmp_path / "model.pt.run" / "log.csv"
+    process = subprocess.Popen(
+        _train_command(output, epochs),
+        env=_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.time() + 120
+    while time.time() < deadline:  # wait until two epochs are on disk, then kill
+        if log.exists() and len(log.read_text().splitlines()) >= 3:
+            break
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    done = len(log.read_text().splitlines()) - 1
+    assert 2 <= done < epochs, "the run was not killed mid-way"
+    assert not output.exists()
+
+    subprocess.run(_train_command(output, epochs), check=True, env=_env(), capture_output=True)
+    epochs_logged = [int(line.split(",")[0]) for line in log.read_text().splitlines()[1:]]
+    assert epochs_logged == list(range(1, epochs + 1))  # nothing repeated, nothing lost
+    resumed, uninterrupted = load_model(output), load_model(reference)
+    for key, value in uninterrupted.state_dict().items():
+        torch.testing.assert_close(resumed.state_dict()[key], value, rtol=1e-5, atol=1e-6)
+
+
+def test_data_parallel_two_processes_equal_one_process(tmp_path):
+    single = tmp_path / "single.pt"
+    parallel = tmp_path / "parallel.pt"
+    subprocess.run(
+        _train_command(single, 3, "--no-batch-norm"), check=True, env=_env(), capture_output=True
+    )
+    command = _train_command(parallel, 3, "--no-batch-norm")
+    launcher = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc-per-node",
+        "2",
+        "--master-port",
+        str(29500 + os.getpid() % 1000),
+        "-m",
+        "asegraph.cli.main",
+    ]
+    result = subprocess.run(launcher + command[3:], env=_env(), capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    a, b = load_model(single), load_model(parallel)
+    for key, value in a.state_dict().items():
+        torch.testing.assert_close(b.state_dict()[key], value, rtol=1e-4, atol=1e-5)
