@@ -31,7 +31,7 @@ def dataset_options(function):
             ),
             click.option("--id-column", default=None, help="CSV id column."),
             click.option("--selection", default=None, help="ASE database selection string."),
-            click.option("--rows", default=None, help="CSV rows to use, START:STOP (e.g. 0:3000)."),
+            click.option("--rows", default=None, help="Entries to use, START:STOP (e.g. 0:3000)."),
             click.option(
                 "--cache-dir",
                 type=click.Path(file_okay=False),
@@ -60,16 +60,25 @@ def load(path, targets, structure_column, id_column, selection, rows, cache_dir,
     """Read a dataset with graphs, report skipped entries on stderr."""
     from asegraph.data.datasets import load_graph_dataset
 
+    row_slice, suffix = parse_rows(rows), Path(path).suffix.lower()
     options = {}
-    if Path(path).suffix.lower() == ".csv":
-        options = {
-            "structure_column": structure_column,
-            "id_column": id_column,
-            "rows": parse_rows(rows),
-        }
-    elif Path(path).suffix.lower() == ".db":
+    if suffix == ".csv":  # rows are cut before parsing, so unused CIFs are never read
+        options = {"structure_column": structure_column, "id_column": id_column, "rows": row_slice}
+    elif suffix == ".db":
         options = {"selection": selection}
     data = load_graph_dataset(path, list(targets), **graph, cache_dir=cache_dir, **options)
+    if row_slice is not None and suffix != ".csv":
+        failures = data.failures
+        data = data.subset(range(len(data))[row_slice])
+        data.failures = failures
+    if len(data) == 0:
+        from asegraph.exceptions import InputFileError
+
+        first = f"; first: {data.failures[0][0]}: {data.failures[0][1]}" if data.failures else ""
+        raise InputFileError(
+            f"dataset '{path}' has no usable entries ({len(data.failures)} skipped{first}); "
+            "check --target and the file"
+        )
     if data.failures:
         click.echo(f"{path}: skipped {len(data.failures)} unreadable entries:", err=True)
         for sid, message in data.failures[:10]:

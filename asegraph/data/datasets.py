@@ -21,7 +21,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -322,13 +321,9 @@ def read_dataset(
 
 
 def _parse_cif(text: str) -> Atoms:
-    from pymatgen.io.cif import CifParser
+    from asegraph.cif import read_cif_text
 
-    from asegraph.graph.structures import to_atoms
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return to_atoms(CifParser.from_str(text).parse_structures(primitive=False)[0])
+    return read_cif_text(text)
 
 
 def _read_cgcnn_folder(folder: Path) -> StructureDataset:
