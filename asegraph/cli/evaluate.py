@@ -72,6 +72,32 @@ def evaluate(
     click.echo(f"wrote {out / 'metrics.json'} and {figure}")
 
 
+def _load_and_split(
+    data,
+    targets,
+    structure_column,
+    id_column,
+    selection,
+    rows,
+    cache_dir,
+    cutoff,
+    split,
+    seed,
+    threads,
+):
+    """The dataset with default-rule graphs and its seeded train/val/test indices."""
+    import torch
+
+    from asegraph.data.datasets import split_indices
+
+    torch.set_num_threads(threads)
+    graph = {"cutoff": cutoff, "max_neighbors": 12, "ties": "keep"}
+    dataset = load(
+        data, targets, structure_column, id_column, selection, rows, cache_dir, graph, quiet=False
+    )
+    return dataset, split_indices(len(dataset), split, seed)
+
+
 def _fit(train_set, val_set, config, settings, seed):
     import torch
 
@@ -147,19 +173,24 @@ def learning_curve(
     output_dir,
 ) -> None:
     """Test MAE against training-set size, log-log (thesis Fig. 3-2)."""
-    import torch
 
-    from asegraph.data.datasets import split_indices
     from asegraph.exceptions import ParameterError
     from asegraph.plots import learning_curve_plot
     from asegraph.training import TrainingConfig
 
-    torch.set_num_threads(threads)
-    graph = {"cutoff": cutoff, "max_neighbors": 12, "ties": "keep"}
-    dataset = load(
-        data, targets, structure_column, id_column, selection, rows, cache_dir, graph, quiet=False
+    dataset, (train_idx, val_idx, test_idx) = _load_and_split(
+        data,
+        targets,
+        structure_column,
+        id_column,
+        selection,
+        rows,
+        cache_dir,
+        cutoff,
+        split,
+        seed,
+        threads,
     )
-    train_idx, val_idx, test_idx = split_indices(len(dataset), split, seed)
     sizes = [int(s) for s in sizes]
     if max(sizes) > len(train_idx):
         raise ParameterError(
@@ -226,18 +257,23 @@ def tune(
     output,
 ) -> None:
     """Grid search over learning rate, weight decay and convolutions on the validation MAE."""
-    import torch
 
-    from asegraph.data.datasets import split_indices
     from asegraph.models.checkpoint import atomic_write_bytes
     from asegraph.training import TrainingConfig
 
-    torch.set_num_threads(threads)
-    graph = {"cutoff": cutoff, "max_neighbors": 12, "ties": "keep"}
-    dataset = load(
-        data, targets, structure_column, id_column, selection, rows, cache_dir, graph, quiet=False
+    dataset, (train_idx, val_idx, _) = _load_and_split(
+        data,
+        targets,
+        structure_column,
+        id_column,
+        selection,
+        rows,
+        cache_dir,
+        cutoff,
+        split,
+        seed,
+        threads,
     )
-    train_idx, val_idx, _ = split_indices(len(dataset), split, seed)
     train_set, val_set = dataset.subset(train_idx), dataset.subset(val_idx)
     lines = ["lr,weight_decay,n_conv,val_mae,epochs"]
     best = None

@@ -60,11 +60,19 @@ def predict(
         else:
             ids.append(sid)
             graphs.append(graph)
+    std_columns = []
     if graphs:
-        y = predict_graphs(net, graphs, batch_size=batch_size)["y"]
-        for sid, values in zip(ids, y):
+        result = predict_graphs(net, graphs, batch_size=batch_size)
+        for k, (sid, values) in enumerate(zip(ids, result["y"])):
             rows[sid].update(_columns(net.config, values))
-    columns = ["id", "formula", "n_atoms", *_column_names(net.config), "error"]
+            if "y_std" in result:  # ensemble spread, in the space the model predicts in
+                spread = {
+                    f"std_{name}": float(v)
+                    for name, v in zip(_std_names(net.config), result["y_std"][k])
+                }
+                rows[sid].update(spread)
+                std_columns = list(spread)
+    columns = ["id", "formula", "n_atoms", *_column_names(net.config), *std_columns, "error"]
     text = io.StringIO()
     writer = csv.DictWriter(text, fieldnames=columns, restval="")
     writer.writeheader()
@@ -78,6 +86,15 @@ def predict(
     )
     if not ids:
         sys.exit(1)
+
+
+def _std_names(config) -> list[str]:
+    if config.task == "classification":
+        return [f"p_{c}" for c in config.classes]
+    return [
+        f"log10_{t}" if transform == "log10" else t
+        for t, transform in zip(config.targets, config.target_transform)
+    ]
 
 
 def _column_names(config) -> list[str]:

@@ -159,6 +159,20 @@ def load(path, targets, structure_column, id_column, selection, rows, cache_dir,
     help="Model file to write; checkpoints go to OUTPUT.run/ and a rerun resumes.",
 )
 @click.option("--restart", is_flag=True, help="Discard OUTPUT.run/ and start afresh.")
+@click.option(
+    "--ensemble",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Train this many members on random subsets (uncertainty, ch. 2.5).",
+)
+@click.option(
+    "--subsample",
+    default=0.6,
+    show_default=True,
+    type=click.FloatRange(0.05, 1.0),
+    help="Fraction of the training set each ensemble member sees.",
+)
 @click.option("--progress/--no-progress", default=True, show_default=True)
 def train(
     data,
@@ -200,6 +214,8 @@ def train(
     threads,
     output,
     restart,
+    ensemble,
+    subsample,
     progress,
 ) -> None:
     """Train a CGCNN on DATA and write the best model (by validation) to OUTPUT.
@@ -216,9 +232,8 @@ def train(
 
     from asegraph.data.datasets import split_indices
     from asegraph.exceptions import ParameterError
-    from asegraph.models.cgcnn import CGCNN, CGCNNConfig
+    from asegraph.models.cgcnn import CGCNNConfig
     from asegraph.models.checkpoint import load_model, save_model
-    from asegraph.training import Trainer, TrainingConfig
 
     torch.set_num_threads(threads)
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.distributed.is_initialized():
@@ -275,9 +290,7 @@ def train(
     run_dir = Path(f"{output}.run")
     if restart and run_dir.exists() and rank == 0:
         shutil.rmtree(run_dir)
-    torch.manual_seed(seed)  # initial weights; the trainer seeds its own shuffling
-    model = CGCNN(config)
-    settings = TrainingConfig(
+    settings = dict(
         epochs=epochs,
         batch_size=batch_size,
         optimizer=optimizer,
@@ -287,13 +300,61 @@ def train(
         lr_milestones=[int(m) for m in lr_milestones],
         patience=patience,
         max_time_s=max_time,
-        seed=seed,
     )
-    trainer = Trainer(model, settings, output_dir=run_dir, progress=progress and rank == 0)
-    y_val = val_set.targets if val_set is not None else None
+    if ensemble > 1:
+        _train_ensemble(
+            ensemble,
+            subsample,
+            train_set,
+            val_set,
+            test_set,
+            config,
+            settings,
+            run_dir,
+            output,
+            seed,
+            progress and rank == 0,
+        )
+        return
+    trainer = _train_one(
+        train_set, val_set, config, settings, run_dir, seed, progress and rank == 0
+    )
+    metrics = _metrics(trainer, val_set, test_set)
+    if rank != 0:
+        return  # rank 0 writes the results
+    best = load_model(run_dir / "best_model.pt")
+    metadata = {
+        **best.metadata,
+        "metrics": _plain(metrics),
+        "training": {"seed": seed, "data": str(data)},
+    }
+    save_model(best, output, metadata=metadata)
+    Path(f"{output}.metrics.json").write_text(json.dumps(_plain(metrics), indent=2) + "\n")
+    click.echo(_summary(output, metrics))
+
+
+def _train_one(train_set, val_set, config, settings, run_dir, seed, progress):
+    """One model, checkpointed in ``run_dir`` (a rerun resumes)."""
+    import torch
+
+    from asegraph.models.cgcnn import CGCNN, CGCNNConfig
+    from asegraph.training import Trainer, TrainingConfig
+
+    torch.manual_seed(seed)  # initial weights; the trainer seeds its own shuffling
+    model = CGCNN(CGCNNConfig.from_dict(config.to_dict()))
+    trainer = Trainer(
+        model, TrainingConfig(**settings, seed=seed), output_dir=run_dir, progress=progress
+    )
     trainer.fit(
-        train_set.graphs, train_set.targets, val_set.graphs if val_set is not None else None, y_val
+        train_set.graphs,
+        train_set.targets,
+        val_set.graphs if val_set is not None else None,
+        val_set.targets if val_set is not None else None,
     )
+    return trainer
+
+
+def _metrics(trainer, val_set, test_set) -> dict:
     metrics = {
         "epochs": len(trainer.history),
         "best_epoch": trainer.best_epoch,
@@ -302,20 +363,75 @@ def train(
     for label, subset in (("val", val_set), ("test", test_set)):
         if subset is not None and len(subset):
             metrics[label] = trainer.evaluate(subset.graphs, subset.targets)
-    if rank != 0:
-        return  # rank 0 writes the results
-    best = load_model(run_dir / "best_model.pt")
-    save_model(
-        best,
-        output,
-        metadata={
-            **best.metadata,
-            "metrics": _plain(metrics),
-            "training": {"seed": seed, "data": str(data)},
-        },
+    return metrics
+
+
+def _train_ensemble(
+    n_members,
+    subsample,
+    train_set,
+    val_set,
+    test_set,
+    config,
+    settings,
+    run_dir,
+    output,
+    seed,
+    progress,
+):
+    """Members on random subsets of the training data (thesis ch. 2.5), then one file."""
+    from asegraph.models.checkpoint import load_model
+    from asegraph.models.ensemble import Ensemble
+
+    members, member_metrics = [], []
+    for k in range(n_members):
+        rng = np.random.default_rng(seed + 1000 * (k + 1))
+        size = max(2, int(round(subsample * len(train_set))))
+        chosen = np.sort(rng.choice(len(train_set), size=size, replace=False))
+        member_dir = run_dir / f"member-{k}"
+        if progress:
+            click.echo(f"member {k + 1}/{n_members}: {size} training structures", err=True)
+        trainer = _train_one(
+            train_set.subset(chosen), val_set, config, settings, member_dir, seed + k, progress
+        )
+        member_metrics.append(_plain(_metrics(trainer, val_set, None)))
+        members.append(load_model(member_dir / "best_model.pt"))
+    ensemble = Ensemble(
+        members, metadata={"subsample": subsample, "seed": seed, "members": member_metrics}
     )
+    ensemble.save(output)
+    metrics = {"members": member_metrics}
+    if test_set is not None and len(test_set):
+        metrics["test"] = _ensemble_test_metrics(ensemble, test_set)
     Path(f"{output}.metrics.json").write_text(json.dumps(_plain(metrics), indent=2) + "\n")
-    click.echo(_summary(output, metrics))
+    click.echo(f"wrote ensemble of {n_members} members to {output}")
+    if "test" in metrics:
+        click.echo("test : " + ", ".join(f"{k} {v:.4g}" for k, v in metrics["test"].items()))
+
+
+def _ensemble_test_metrics(ensemble, test_set) -> dict:
+    import torch
+
+    from asegraph.models.inference import model_batch
+    from asegraph.training import regression_metrics
+
+    with torch.no_grad():
+        out = ensemble.eval()(model_batch(ensemble, test_set.graphs))
+    mean, std = out["y"].double().numpy(), out["y_std"].double().numpy()
+    target = test_set.targets.reshape(mean.shape)
+    if ensemble.config.target_transform[0] == "log10":
+        target = np.log10(target)
+    metrics = regression_metrics(mean, target) if ensemble.config.task == "regression" else {}
+    error = np.abs(mean - target)
+    metrics["mean_std"] = float(std.mean())
+    metrics["std_error_spearman"] = float(_spearman(std.ravel(), error.ravel()))
+    return metrics
+
+
+def _spearman(a: np.ndarray, b: np.ndarray) -> float:
+    from scipy.stats import spearmanr
+
+    return float(spearmanr(a, b).statistic)
 
 
 def _plain(value):

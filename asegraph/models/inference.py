@@ -84,23 +84,27 @@ def predict_graphs(
     -------
     dict
         ``"y"`` [B, n_out] (target units, or class probabilities) as float64,
-        and ``"site"`` (a list of [n_atoms_b, n_targets] arrays) for per-atom
+        ``"y_std"`` [B, n_out] for an ensemble, and ``"site"`` (a list of [n_atoms_b, n_targets] arrays) for per-atom
         models.
     """
     model.eval()
     graphs = list(graphs)
-    ys, sites = [], []
+    ys, stds, sites = [], [], []
     for start in range(0, len(graphs), batch_size):
         chunk = graphs[start : start + batch_size]
         batch = model_batch(model, chunk)
         out = model(batch)
         ys.append(out["y"].double().cpu().numpy())
+        if "y_std" in out:  # an ensemble: the members' spread
+            stds.append(out["y_std"].double().cpu().numpy())
         if "site" in out:
             split = np.cumsum([g.n_atoms for g in chunk])[:-1]
             sites.extend(np.split(out["site"].double().cpu().numpy(), split))
     result: dict[str, Any] = {
         "y": np.concatenate(ys) if ys else np.zeros((0, model.config.n_outputs))
     }
+    if stds:
+        result["y_std"] = np.concatenate(stds)
     if sites:
         result["site"] = sites
     return result

@@ -177,7 +177,8 @@ def load_pretrained(name: str, download: bool = True) -> CGCNN:
 
 
 def load_any(spec: str | Path, atom_init: str | Path | None = None) -> CGCNN:
-    """Load a model from a registry name, an asegraph model file or an original checkpoint."""
+    """Load a model from a registry name, an asegraph model or ensemble file (or folder of
+    model files), or an original checkpoint."""
     from asegraph.models.checkpoint import load_model
 
     text = str(spec)
@@ -196,4 +197,21 @@ def load_any(spec: str | Path, atom_init: str | Path | None = None) -> CGCNN:
                 "was trained with (--atom-init), or convert it once with 'asegraph convert'"
             )
         return import_original(path, atom_init)
+    if path.is_dir() or _is_ensemble_file(path):
+        from asegraph.models.ensemble import Ensemble
+
+        return Ensemble.load(path)
     return load_model(path)
+
+
+def _is_ensemble_file(path: Path) -> bool:
+    """True for a file written by ``Ensemble.save`` (checked from its stored format tag)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+            data = archive.read(next(n for n in names if n.endswith("data.pkl")))
+    except (zipfile.BadZipFile, StopIteration, OSError, KeyError):
+        return False
+    return b"asegraph.ensemble" in data
