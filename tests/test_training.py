@@ -185,3 +185,28 @@ def test_data_parallel_two_processes_equal_one_process(tmp_path):
     a, b = load_model(single), load_model(parallel)
     for key, value in a.state_dict().items():
         torch.testing.assert_close(b.state_dict()[key], value, rtol=1e-4, atol=1e-5)
+
+
+def test_several_targets_at_once(alloys):
+    graphs, energies = alloys
+    targets = np.stack([energies, 2.0 * energies + 1.0], axis=1)
+    torch.manual_seed(0)
+    model = CGCNN(
+        CGCNNConfig(
+            **{
+                **CONFIG,
+                "targets": ["e", "f"],
+                "units": ["eV", "eV"],
+                "target_transform": ["none", "none"],
+            }
+        )
+    )
+    trainer = Trainer(model, TrainingConfig(epochs=8, batch_size=16, lr=3e-3), progress=False)
+    trainer.fit(graphs[:90], targets[:90], graphs[90:], targets[90:])
+    predicted = trainer.predict(graphs[90:])
+    assert predicted.shape == (30, 2)
+    # both heads learn their own target (each beats predicting its training mean)
+    for k in range(2):
+        mae = np.abs(predicted[:, k] - targets[90:, k]).mean()
+        baseline = np.abs(targets[90:, k] - targets[:90, k].mean()).mean()
+        assert mae < 0.8 * baseline, (k, mae, baseline)

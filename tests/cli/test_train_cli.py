@@ -145,3 +145,32 @@ def test_train_user_mistakes(alloys, tmp_path, args, match):
     assert result.exit_code == 2, result.output
     assert match in result.output
     assert not (tmp_path / "x.pt").exists()
+
+
+def test_explicit_validation_and_test_files(alloys, tmp_path):
+    frames = ase.io.read(alloys, index=":")
+    for name, part in (("train", frames[:50]), ("val", frames[50:65]), ("test", frames[65:])):
+        ase.io.write(tmp_path / f"{name}.extxyz", part)
+    result = run(
+        "train",
+        tmp_path / "train.extxyz",
+        "--val",
+        tmp_path / "val.extxyz",
+        "--test",
+        tmp_path / "test.extxyz",
+        "--target",
+        "energy_per_atom",
+        "--epochs",
+        "2",
+        "--atom-dim",
+        "8",
+        "--n-conv",
+        "1",
+        "-o",
+        tmp_path / "m.pt",
+        "--no-progress",
+        *SMALL,
+    )
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((tmp_path / "m.pt.metrics.json").read_text())
+    assert metrics["test"]["mae"] > 0 and metrics["val"]["mae"] > 0
