@@ -1,0 +1,300 @@
+"""``GDyNetAnalysis``: GDyNet as an MDAnalysis analysis class.
+
+Example
+-------
+>>> import MDAnalysis as mda
+>>> from asegraph.analysis.dynamics import GDyNetAnalysis
+>>> u = mda.Universe("top.pdb", "traj.dcd")
+>>> gd = GDyNetAnalysis(u, select="name Li", n_states=2, lag="1ps").run(step=1)
+>>> gd.results.dataset["implied_timescale"]          # (lag, process), ps
+>>> gd.save("li.nc")                                 # netCDF + li.pt model + PNGs
+
+The frames are streamed once (``_single_frame`` stores only the targets'
+neighbour lists); training, the Koopman analysis and the Dataset happen in
+``_conclude``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from MDAnalysis.analysis.base import AnalysisBase
+
+from asegraph.analysis.dynamics.graphs import GraphStore, search_radius, target_neighbors
+from asegraph.analysis.dynamics.koopman import (
+    INTERVAL_SOURCES,
+    crisp_memberships,
+    koopman_analysis,
+    membership_map,
+)
+from asegraph.analysis.dynamics.model import build_model
+from asegraph.analysis.dynamics.training import (
+    GDyNetTrainer,
+    GraphData,
+    atomic_torch_save,
+    split_blocks,
+)
+from asegraph.analysis.dynamics.trajectory import (
+    check_box,
+    frame_cell,
+    parse_time,
+    select_targets,
+    species_labels,
+)
+from asegraph.exceptions import ParameterError
+
+MODEL_FORMAT = "asegraph-gdynet-model-1"
+
+
+class GDyNetAnalysis(AnalysisBase):
+    """Learn Koopman states and timescales of target atoms/molecules (thesis ch. 4).
+
+    Parameters
+    ----------
+    universe : MDAnalysis.Universe or AtomGroup
+        The whole system (neighbours may be any atom).
+    select : str
+        MDAnalysis selection of the target atoms.
+    n_states : int
+        ``K`` >= 2.
+    lag : float or str
+        Lag time ``tau``: ps, or a string such as ``"1ps"``, ``"500fs"``; it
+        must be a whole number of analysed frames.
+    group : {"atoms", "residues", "molecules"}
+        Pool target atoms per residue or molecule (e.g. water).
+    environment : str, optional
+        MDAnalysis selection of the atoms allowed as neighbours (default: all).
+        E.g. ``"not name Li"`` when the targets are independent walkers whose
+        mutual encounters should not count as a slow process.
+    max_neighbors : int
+        ``M`` nearest neighbours per target atom.
+    cutoff : float, Å
+        Neighbour search radius (and end of the Gaussian expansion).
+    split : (float, float, float)
+        Contiguous (train, validation, test) fractions of the frames.
+    timestep_ps : float, optional, ps
+        Overrides the trajectory's time between frames.
+    atom_dim, n_conv, hidden_dim : int
+        Model size (see :class:`~asegraph.analysis.dynamics.model.GDyNet`).
+    max_epochs, patience, batch_frames : int
+    learning_rate : float
+    seed : int
+        Seeds the initial weights and the shuffling (no global seeding).
+    its_lags : sequence of float, ps, optional
+        Lags of the implied-timescale scan (default ~10 lags up to 4 ``lag``).
+    ck_steps : int
+    n_blocks : int
+        Independent subsets of the test block for the 95 % intervals.
+    interval_source : {"time", "targets"}
+    checkpoint : path, optional
+        Training checkpoint; an existing one is resumed.
+    model_file : path, optional
+        A model written by :meth:`save`: skip training, apply it.
+    graph_cache : path, optional
+        Keep the neighbour lists in memory-mapped files ``<graph_cache>.*.npy``
+        instead of RAM (``8 T M`` bytes per frame), for very long trajectories.
+    verbose : bool
+        Progress bars (frames, epochs).
+    """
+
+    def __init__(
+        self, universe, select: str = "name Li", n_states: int = 2, lag: float | str = 1.0,
+        group: str = "atoms", environment: str | None = None, max_neighbors: int = 12,
+        cutoff: float = 6.0,
+        split: tuple[float, float, float] = (0.5, 0.25, 0.25), timestep_ps: float | None = None,
+        atom_dim: int = 16, n_conv: int = 2, hidden_dim: int = 16, max_epochs: int = 30,
+        patience: int = 5, batch_frames: int = 32, learning_rate: float = 3e-3, seed: int = 0,
+        its_lags=None, ck_steps: int = 5, n_blocks: int = 5, interval_source: str = "time",
+        checkpoint: str | Path | None = None, model_file: str | Path | None = None,
+        graph_cache: str | Path | None = None, verbose: bool = False,
+    ) -> None:
+        universe = universe.universe
+        super().__init__(universe.trajectory, verbose=verbose)
+        if int(n_states) != n_states or n_states < 2:
+            raise ParameterError(f"n_states must be an integer >= 2, got {n_states!r}")
+        if max_neighbors < 1 or cutoff <= 0:
+            raise ParameterError(
+                f"max_neighbors must be >= 1 and cutoff > 0 Å, got {max_neighbors} and {cutoff}"
+            )
+        if interval_source not in INTERVAL_SOURCES:
+            raise ParameterError(
+                f"interval_source must be one of {INTERVAL_SOURCES}, got {interval_source!r}"
+            )
+        self.universe = universe
+        self.select, self.group = select, group
+        self.n_states, self.lag_ps = int(n_states), parse_time(lag, "lag")
+        self.timestep_ps = None if timestep_ps is None else parse_time(timestep_ps, "timestep")
+        self.targets, self.group_index = select_targets(universe, select, group)
+        self.environment_select = environment
+        self.environment = None
+        if environment is not None:
+            try:
+                chosen = universe.select_atoms(environment)
+            except Exception as exc:  # SelectionError and friends
+                raise ParameterError(
+                    f"environment={environment!r}: MDAnalysis cannot parse it: {exc}"
+                ) from exc
+            if chosen.n_atoms == 0:
+                raise ParameterError(
+                    f"environment={environment!r} selects no atoms; the targets need neighbours"
+                )
+            self.environment = np.zeros(universe.atoms.n_atoms, dtype=bool)
+            self.environment[chosen.indices] = True
+        labels = species_labels(universe.atoms)
+        self.vocabulary = sorted(set(labels))
+        self.model_state = None
+        if model_file is not None:
+            from asegraph.analysis.dynamics.training import load_checkpoint
+
+            self.model_state = load_checkpoint(model_file)
+            self.vocabulary = list(self.model_state["vocabulary"])
+            unknown = sorted(set(labels) - set(self.vocabulary))
+            if unknown:
+                raise ParameterError(
+                    f"model_file '{model_file}' was trained on species {self.vocabulary}; this "
+                    f"system also has {unknown} — train a new model"
+                )
+        lookup = {label: i for i, label in enumerate(self.vocabulary)}
+        self.species = np.array([lookup[label] for label in labels], dtype=np.int64)
+        self.max_neighbors, self.cutoff, self.split = int(max_neighbors), float(cutoff), split
+        self.model_config = {
+            "n_species": len(self.vocabulary), "n_states": self.n_states, "atom_dim": atom_dim,
+            "n_conv": n_conv, "hidden_dim": hidden_dim, "cutoff": self.cutoff,
+        }
+        self.training = {"max_epochs": max_epochs, "patience": patience,
+                         "batch_frames": batch_frames, "learning_rate": learning_rate}
+        self.seed = int(seed)
+        self.its_lags_ps = (None if its_lags is None
+                            else [parse_time(x, "its_lags") for x in its_lags])
+        self.ck_steps, self.n_blocks, self.interval_source = ck_steps, n_blocks, interval_source
+        self.checkpoint, self.model_file = checkpoint, model_file
+        self.graph_cache = graph_cache
+
+    def _prepare(self) -> None:
+        if self.n_frames < 2:
+            raise ParameterError(
+                f"only {self.n_frames} frame(s) left after slicing start={self.start}, "
+                f"stop={self.stop}, step={self.step}; GDyNet needs a trajectory of at least 2 "
+                f"frames"
+            )
+        if self.start is None:  # run(frames=...)
+            raise ParameterError(
+                "GDyNetAnalysis needs evenly spaced frames: use run(start, stop, step) instead "
+                "of run(frames=...)"
+            )
+        dt = self.timestep_ps if self.timestep_ps is not None else self._trajectory.dt
+        self.frame_ps = float(dt) * self.step
+        lag_frames = self.lag_ps / self.frame_ps
+        if round(lag_frames) < 1 or abs(lag_frames - round(lag_frames)) > 1e-3 * lag_frames:
+            raise ParameterError(
+                f"lag={self.lag_ps} ps is not a whole number of analysed frames of "
+                f"{self.frame_ps:g} ps (timestep × step); use a multiple of {self.frame_ps:g} ps"
+            )
+        self.lag_frames = int(round(lag_frames))
+        if self.lag_frames >= self.n_frames:
+            raise ParameterError(
+                f"lag={self.lag_ps:g} ps ({self.lag_frames} frames) is not shorter than the "
+                f"analysed trajectory ({self.n_frames} frames, "
+                f"{self.n_frames * self.frame_ps:g} ps); use a shorter lag or more frames"
+            )
+        check_box(self._trajectory[self.start].dimensions, self.start)
+        self.blocks = split_blocks(self.n_frames, self.split, self.lag_frames)
+        self.store = GraphStore(self.n_frames, len(self.targets), self.max_neighbors,
+                                self.graph_cache)
+
+    def _single_frame(self) -> None:
+        ts = self._ts
+        check_box(ts.dimensions, ts.frame)
+        cell = frame_cell(ts.dimensions)
+        n_environment = (self.universe.atoms.n_atoms if self.environment is None
+                         else int(self.environment.sum()))
+        radius = search_radius(n_environment, abs(np.linalg.det(cell)), self.max_neighbors,
+                               self.cutoff)
+        neighbors, distances = target_neighbors(
+            ts.positions, cell, self.targets, self.max_neighbors, self.cutoff, ts.frame,
+            self.environment, radius,
+        )
+        self.store.set_frame(self._frame_index, neighbors, distances, float(ts.time))
+
+    def _conclude(self) -> None:
+        from asegraph.analysis.dynamics.io import build_dataset
+
+        data = GraphData(self.store, self.species, self.targets, self.group_index)
+        seed = self.seed
+        if self.model_state is not None:
+            self.model_config = dict(self.model_state["config"])
+            seed = int(self.model_state["seed"])
+        model = build_model(self.model_config, seed)
+        trainer = GDyNetTrainer(model, data, self.lag_frames, self.blocks, seed=seed,
+                                checkpoint=self.checkpoint, **self.training)
+        if self.model_state is not None:
+            model.load_state_dict(self.model_state["model"])
+            trainer.max_epochs = 0
+            model.eval()
+        else:
+            trainer.fit(progress=self._verbose)
+        chi = trainer.transform(range(self.n_frames))  # [F, n, K]
+        if self.model_state is not None:
+            mapping = np.asarray(self.model_state["membership_map"])
+        else:
+            fitted = chi[self.blocks[0].start:self.blocks[1].stop]
+            mapping = membership_map(fitted.reshape(-1, self.n_states))
+        memberships = chi @ mapping  # [F, n, K], rows sum to 1
+        test = self.blocks[2]
+        its_lags = None if self.its_lags_ps is None else [
+            int(round(t / self.frame_ps)) for t in self.its_lags_ps]
+        koopman = koopman_analysis(memberships[test.start:test.stop], self.lag_frames, its_lags,
+                                   self.ck_steps, self.n_blocks, self.interval_source)
+        probability = crisp_memberships(memberships)
+        first = (self.store.times[0] if self.timestep_ps is None
+                 else self.start * self.timestep_ps)
+        times = first + np.arange(self.n_frames) * self.frame_ps  # [F], ps
+        attrs = {
+            "select": self.select, "group": self.group, "environment": self.environment_select,
+            "n_states": self.n_states,
+            "lag_ps": self.lag_ps, "lag_frames": self.lag_frames, "frame_ps": self.frame_ps,
+            "seed": seed, "max_neighbors": self.max_neighbors, "cutoff_angstrom": self.cutoff,
+            "split": list(self.split), "hyperparameters": {**self.model_config, **self.training},
+            "species": self.vocabulary, "test_start_ps": float(times[test.start]),
+            "test_stop_ps": float(times[test.stop - 1]), "interval_source": self.interval_source,
+            "n_blocks": self.n_blocks, "model_file": str(self.model_file),
+            "trajectory": str(getattr(self._trajectory, "filename", None)),
+            "best_validation_vamp2": float(trainer.best_score),
+        }
+        self.results.dataset = build_dataset(
+            koopman, probability, times, self.frame_ps, self.targets, self.group_index,
+            trainer.history, attrs)
+        self.results.koopman = koopman
+        self.results.model = model
+        self.results.softmax = chi
+        self.results.memberships = memberships
+        self.results.membership_map = mapping
+        self.results.history = trainer.history
+        self.results.blocks = self.blocks
+
+    def model_state_dict(self) -> dict:
+        """Everything needed to apply the trained model to another trajectory."""
+        return {
+            "format": MODEL_FORMAT, "config": self.results.model.config,
+            "model": self.results.model.state_dict(), "vocabulary": self.vocabulary,
+            "membership_map": self.results.membership_map.tolist(), "seed": self.seed,
+            "lag_ps": self.lag_ps, "select": self.select, "group": self.group,
+            "environment": self.environment_select,
+            "max_neighbors": self.max_neighbors, "cutoff": self.cutoff,
+        }
+
+    def save(self, path: str | Path, figures: bool = True) -> list[Path]:
+        """Write ``path`` (netCDF), ``<stem>.pt`` (model) and, optionally, PNG figures."""
+        from asegraph.analysis.dynamics.io import write_figures, write_netcdf
+
+        if not hasattr(self.results, "dataset"):
+            raise ParameterError("nothing to save: call run() first")
+        path = Path(path)
+        stem = path.with_suffix("")
+        model_path = stem.with_suffix(".pt")
+        atomic_torch_save(self.model_state_dict(), model_path)
+        written = [write_netcdf(self.results.dataset, path), model_path]
+        if figures:
+            written += write_figures(self.results.dataset, stem)
+        return written

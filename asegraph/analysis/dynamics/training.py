@@ -1,0 +1,247 @@
+"""VAMP-2 training of :class:`~asegraph.analysis.dynamics.model.GDyNet`.
+
+The loss is minus deeptime's torch VAMP-2 score
+(:func:`deeptime.decomposition.deep.vamp_score`) between the softmax outputs of
+frames ``t`` and ``t + lag`` of every target group (thesis Eq. 4.6). Only the
+first ``K - 1`` softmax columns are scored: the ``K`` columns sum to one, so
+their mean-free covariance is singular and a saturated, unused state makes
+the backward pass of ``eigh`` NaN; the ``K - 1`` columns span the same space.
+
+Frames are split into contiguous time blocks (train, validation, test); pairs
+never cross a block boundary. Training stops early when the validation VAMP-2
+has not improved for ``patience`` epochs, and a checkpoint written after
+every epoch lets an interrupted fit resume where it stopped.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from asegraph.analysis.dynamics.graphs import GraphStore
+from asegraph.analysis.dynamics.model import GDyNet
+from asegraph.exceptions import ModelFileError, ParameterError
+
+
+@dataclass
+class GraphData:
+    """What the model reads: the graph store plus static per-atom information.
+
+    Attributes
+    ----------
+    store : GraphStore
+    species : ndarray of int64, shape (N,)
+        Species index of every atom of the system.
+    targets : ndarray of int64, shape (T,)
+    group_index : ndarray of int64, shape (T,)
+    """
+
+    store: GraphStore
+    species: np.ndarray
+    targets: np.ndarray
+    group_index: np.ndarray
+    n_groups: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.n_groups = int(self.group_index.max()) + 1
+
+    def batch(self, frames: np.ndarray) -> tuple[torch.Tensor, ...]:
+        """Model inputs for ``frames`` [B]: target species [T], neighbour species [B,T,M],
+        distances [B,T,M] (Å), group index [T]."""
+        neighbors = self.store.neighbors[frames]  # [B, T, M]
+        return (
+            torch.from_numpy(self.species[self.targets]),
+            torch.from_numpy(self.species[neighbors]),
+            torch.from_numpy(np.ascontiguousarray(self.store.distances[frames])),
+            torch.from_numpy(self.group_index),
+        )
+
+
+def split_blocks(n_frames: int, fractions: tuple[float, float, float], lag: int) -> list[range]:
+    """Contiguous (train, validation, test) frame ranges; each must be longer than ``lag``."""
+    fractions = tuple(float(f) for f in fractions)
+    if len(fractions) != 3 or min(fractions) <= 0 or abs(sum(fractions) - 1) > 1e-6:
+        raise ParameterError(
+            f"split must be three positive fractions summing to 1 (train, validation, test), "
+            f"got {fractions}"
+        )
+    edges = np.round(np.cumsum((0.0,) + fractions) * n_frames).astype(int)
+    blocks = [range(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
+    for name, block in zip(("train", "validation", "test"), blocks):
+        if len(block) <= lag:
+            raise ParameterError(
+                f"the {name} block has {len(block)} frames but lag={lag} frames; it needs more "
+                f"than lag frames — use a shorter lag or a longer trajectory (n_frames={n_frames})"
+            )
+    return blocks
+
+
+def vamp2_loss(chi_0: torch.Tensor, chi_t: torch.Tensor, mode: str = "regularize") -> torch.Tensor:
+    """Minus the VAMP-2 score of the first K-1 softmax columns; chi_* [P, K]."""
+    from deeptime.decomposition.deep import vamp_score
+
+    k = chi_0.shape[1]
+    return -vamp_score(chi_0[:, : k - 1], chi_t[:, : k - 1], method="VAMP2", mode=mode)
+
+
+class GDyNetTrainer:
+    """Fit a GDyNet on the training block, stop early on the validation block.
+
+    Parameters
+    ----------
+    model : GDyNet
+    data : GraphData
+    lag : int, frames
+    blocks : list of range
+        (train, validation, test) from :func:`split_blocks`.
+    batch_frames : int
+        Frame pairs per optimisation step (each brings ``n_groups`` pairs).
+    learning_rate : float
+    max_epochs : int
+    patience : int
+        Epochs without validation improvement before stopping.
+    seed : int
+        Shuffling seed (the model's initial weights come from its own seed).
+    checkpoint : path, optional
+        Written after every epoch (temp + rename); :meth:`fit` resumes from it.
+    """
+
+    def __init__(
+        self, model: GDyNet, data: GraphData, lag: int, blocks: list[range],
+        batch_frames: int = 32, learning_rate: float = 3e-3, max_epochs: int = 30,
+        patience: int = 5, seed: int = 0, checkpoint: str | Path | None = None,
+    ) -> None:
+        self.model, self.data, self.lag, self.blocks = model, data, int(lag), blocks
+        self.batch_frames, self.max_epochs, self.patience = batch_frames, max_epochs, patience
+        self.seed = seed
+        self.checkpoint = Path(checkpoint) if checkpoint is not None else None
+        self.optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
+        self.rng = np.random.default_rng(seed)
+        self.history: list[dict] = []
+        self.epoch = 0
+        self.best_score = -np.inf
+        self.best_state = {k: v.clone() for k, v in model.state_dict().items()}
+
+    def _pairs(self, frames: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        chi = self.model(*self.data.batch(np.concatenate([frames, frames + self.lag])),
+                         self.data.n_groups)  # [2B, n, K]
+        chi_0, chi_t = chi.chunk(2, dim=0)
+        return chi_0.reshape(-1, chi.shape[2]), chi_t.reshape(-1, chi.shape[2])
+
+    @torch.no_grad()
+    def transform(self, frames: np.ndarray | range, batch_frames: int = 256) -> np.ndarray:
+        """Softmax outputs (eval mode) for ``frames``: ndarray [F, n, K] float64."""
+        self.model.eval()
+        frames = np.asarray(frames)
+        out = [self.model(*self.data.batch(frames[i:i + batch_frames]), self.data.n_groups)
+               for i in range(0, len(frames), batch_frames)]
+        return torch.cat(out).double().numpy()
+
+    def score(self, block: range) -> float:
+        """VAMP-2 score (K-1 columns, truncation mode) of all lag pairs in ``block``."""
+        chi = self.transform(block)
+        k = chi.shape[2]
+        chi_0 = torch.from_numpy(chi[: -self.lag].reshape(-1, k))
+        chi_t = torch.from_numpy(chi[self.lag:].reshape(-1, k))
+        return float(-vamp2_loss(chi_0, chi_t, mode="trunc"))
+
+    def fit(self, progress: bool = False) -> GDyNetTrainer:
+        """Train until early stopping or ``max_epochs``; returns self with the best weights."""
+        if self.checkpoint is not None and self.checkpoint.exists():
+            self._load()
+        train = self.blocks[0]
+        starts = np.arange(train.start, train.stop - self.lag)
+        epochs = range(self.epoch, self.max_epochs)
+        if progress:
+            from tqdm import tqdm
+
+            epochs = tqdm(epochs, desc="GDyNet training", unit="epoch",
+                          initial=self.epoch, total=self.max_epochs)
+        for epoch in epochs:
+            if self._stale() >= self.patience:
+                break
+            self.model.train()
+            losses = []
+            order = self.rng.permutation(starts)
+            for i in range(0, max(len(order) - self.batch_frames // 2, 1), self.batch_frames):
+                loss = vamp2_loss(*self._pairs(order[i:i + self.batch_frames]))
+                self.optimizer.zero_grad()
+                loss.backward()
+                self.optimizer.step()
+                losses.append(float(loss.detach()))
+            validation = self.score(self.blocks[1])
+            if validation > self.best_score:
+                self.best_score = validation
+                self.best_state = {k: v.clone() for k, v in self.model.state_dict().items()}
+            self.history.append({"epoch": epoch, "train_vamp2": -float(np.mean(losses)),
+                                 "validation_vamp2": validation})
+            self.epoch = epoch + 1
+            if progress:
+                epochs.set_postfix(val_vamp2=f"{validation:.4f}")
+            if self.checkpoint is not None:
+                self._save()
+        self.model.load_state_dict(self.best_state)
+        self.model.eval()
+        return self
+
+    def _stale(self) -> int:
+        """Epochs since the best validation score."""
+        scores = [h["validation_vamp2"] for h in self.history]
+        return len(scores) - 1 - int(np.argmax(scores)) if scores else 0
+
+    def _save(self) -> None:
+        state = {
+            "format": "asegraph-gdynet-checkpoint-1", "config": self.model.config,
+            "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+            "best_state": self.best_state, "best_score": self.best_score,
+            "history": self.history, "epoch": self.epoch, "lag": self.lag, "seed": self.seed,
+            "blocks": [(b.start, b.stop) for b in self.blocks],
+            "rng": self.rng.bit_generator.state,
+        }
+        atomic_torch_save(state, self.checkpoint)
+
+    def _load(self) -> None:
+        state = load_checkpoint(self.checkpoint)
+        blocks = [(b.start, b.stop) for b in self.blocks]
+        if state["lag"] != self.lag or [tuple(b) for b in state["blocks"]] != blocks:
+            raise ParameterError(
+                f"checkpoint '{self.checkpoint}' was written for lag={state['lag']} frames and "
+                f"blocks {state['blocks']}, not lag={self.lag} and {blocks}; delete it or use "
+                f"the same settings"
+            )
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.best_state, self.best_score = state["best_state"], state["best_score"]
+        self.history, self.epoch = state["history"], state["epoch"]
+        self.rng.bit_generator.state = state["rng"]
+
+
+def atomic_torch_save(obj, path: str | Path) -> None:
+    """``torch.save`` to a temporary name beside ``path``, then rename."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def load_checkpoint(path: str | Path) -> dict:
+    """Read a checkpoint or model file written by this module."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise
+    except Exception as exc:  # torch raises pickle/runtime errors of several kinds
+        raise ModelFileError(f"model file '{path}' cannot be read: {exc}") from exc
+    if not isinstance(state, dict) or not str(state.get("format", "")).startswith(
+        "asegraph-gdynet"
+    ):
+        raise ModelFileError(f"model file '{path}' is not a GDyNet file written by asegraph")
+    return state

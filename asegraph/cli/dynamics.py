@@ -1,0 +1,125 @@
+"""``asegraph-dynamics``: GDyNet Koopman states and timescales from an MD trajectory.
+
+    asegraph-dynamics TRAJ --topology TOP --select SEL --states K --lag 1ps -o out.nc
+
+Writes ``out.nc`` (xarray/netCDF), ``out.pt`` (the trained model) and
+``out_timescales.png``, ``out_ck.png``, ``out_populations.png``. A user's
+mistake is one line on stderr and exit code 2, and nothing is written.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+
+def _floats(text: str, name: str) -> tuple[float, ...]:
+    from asegraph.exceptions import ParameterError
+
+    try:
+        return tuple(float(x) for x in text.split(","))
+    except ValueError:
+        raise ParameterError(f"--{name}: expected comma-separated numbers, got {text!r}") from None
+
+
+class _FriendlyCommand(click.Command):
+    """Turns user errors into one line on stderr and exit code 2."""
+
+    def invoke(self, ctx: click.Context):
+        from asegraph.exceptions import AsegraphError
+
+        try:
+            return super().invoke(ctx)
+        except (AsegraphError, FileNotFoundError, PermissionError, IsADirectoryError) as exc:
+            click.echo(f"asegraph-dynamics: error: {exc}", err=True)
+            sys.exit(2)
+
+
+@click.command(cls=_FriendlyCommand, context_settings={"show_default": True})
+@click.argument("trajectory", nargs=-1, required=True)
+@click.option("--topology", "-t", help="Topology (PDB, PSF, GRO, LAMMPS data, ...).")
+@click.option("--types", help="Species per atom when there is no topology, e.g. 'S*32,Li*16'.")
+@click.option("--format", "traj_format", help="MDAnalysis trajectory format, e.g. LAMMPSDUMP.")
+@click.option("--select", "-s", required=True, help="MDAnalysis selection of the target atoms.")
+@click.option("--states", "-k", default=2, type=int, help="Number of Koopman states K.")
+@click.option("--lag", required=True, help="Lag time, e.g. 1ps, 500fs (a number means ps).")
+@click.option("--output", "-o", required=True, type=click.Path(dir_okay=False),
+              help="Output netCDF file; the model and figures go beside it.")
+@click.option("--group", type=click.Choice(["atoms", "residues", "molecules"]), default="atoms",
+              help="Pool target atoms per residue/molecule (e.g. water).")
+@click.option("--environment", help="Selection of the atoms allowed as neighbours (default all).")
+@click.option("--neighbors", default=12, type=int, help="Nearest neighbours per target atom.")
+@click.option("--cutoff", default=6.0, type=float, help="Neighbour search radius, Å.")
+@click.option("--timestep", help="Time between trajectory frames (overrides the file), e.g. 10fs.")
+@click.option("--start", type=int, default=None, help="First frame.")
+@click.option("--stop", type=int, default=None, help="Frame to stop before.")
+@click.option("--step", type=int, default=None, help="Use every n-th frame.")
+@click.option("--split", default="0.5,0.25,0.25", help="Train,validation,test time fractions.")
+@click.option("--epochs", default=30, type=int, help="Maximum training epochs.")
+@click.option("--patience", default=5, type=int, help="Early-stopping patience (epochs).")
+@click.option("--batch-frames", default=32, type=int, help="Frame pairs per training step.")
+@click.option("--learning-rate", default=3e-3, type=float, help="Adam learning rate.")
+@click.option("--atom-dim", default=16, type=int, help="Atom vector length.")
+@click.option("--n-conv", default=2, type=int, help="Gated convolutions.")
+@click.option("--hidden-dim", default=16, type=int, help="Hidden layer before the softmax.")
+@click.option("--seed", default=0, type=int, help="Initial weights and shuffling.")
+@click.option("--its-lags", help="Comma-separated lags (ps) for the implied-timescale scan.")
+@click.option("--ck-steps", default=5, type=int, help="CK test up to this many lags.")
+@click.option("--blocks", default=5, type=int, help="Independent subsets for the 95 % intervals.")
+@click.option("--interval-source", type=click.Choice(["time", "targets"]), default="time",
+              help="Intervals from contiguous time blocks or disjoint target subsets.")
+@click.option("--checkpoint", type=click.Path(dir_okay=False),
+              help="Training checkpoint, resumed if it exists.")
+@click.option("--model", "model_file", type=click.Path(exists=True, dir_okay=False),
+              help="Apply a model written by an earlier run instead of training.")
+@click.option("--graph-cache", type=click.Path(dir_okay=False),
+              help="Memory-map the neighbour lists to PATH.*.npy instead of RAM.")
+@click.option("--figures/--no-figures", default=True)
+@click.option("--threads", default=1, type=int,
+              help="torch threads (1 avoids oversubscribing small shared machines).")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def main(trajectory, topology, types, traj_format, select, states, lag, output, group,
+         environment, neighbors, cutoff, timestep, start, stop, step, split, epochs, patience,
+         batch_frames, learning_rate, atom_dim, n_conv, hidden_dim, seed, its_lags, ck_steps,
+         blocks, interval_source, checkpoint, model_file, graph_cache, figures, threads,
+         quiet) -> None:
+    """Learn Koopman states and timescales of the SELECTed atoms in TRAJECTORY (GDyNet)."""
+    import torch
+
+    from asegraph.analysis.dynamics.analysis import GDyNetAnalysis
+    from asegraph.analysis.dynamics.trajectory import load_universe, parse_time
+
+    output = Path(output)
+    if not output.parent.exists():
+        raise FileNotFoundError(f"output folder '{output.parent}' does not exist")
+    torch.set_num_threads(max(1, threads))
+    timestep_ps = parse_time(timestep, "timestep") if timestep else None
+    paths = list(trajectory) if len(trajectory) > 1 else trajectory[0]
+    universe = load_universe(paths, topology, types, timestep_ps, traj_format)
+    analysis = GDyNetAnalysis(
+        universe, select=select, n_states=states, lag=lag, group=group,
+        environment=environment, max_neighbors=neighbors, cutoff=cutoff,
+        split=_floats(split, "split"),
+        timestep_ps=timestep_ps, atom_dim=atom_dim, n_conv=n_conv, hidden_dim=hidden_dim,
+        max_epochs=epochs, patience=patience, batch_frames=batch_frames,
+        learning_rate=learning_rate, seed=seed,
+        its_lags=None if its_lags is None else _floats(its_lags, "its-lags"),
+        ck_steps=ck_steps, n_blocks=blocks, interval_source=interval_source,
+        checkpoint=checkpoint, model_file=model_file, graph_cache=graph_cache,
+        verbose=not quiet,
+    )
+    analysis.run(start=start, stop=stop, step=step)
+    written = analysis.save(output, figures=figures)
+    ds = analysis.results.dataset
+    slowest = analysis.results.koopman.slowest_timescale * analysis.frame_ps
+    click.echo(f"slowest implied timescale at lag {analysis.lag_ps:g} ps: {slowest:.3g} ps; "
+               f"CK test {'passed' if ds.attrs['ck_passed'] else 'FAILED'}; populations "
+               + ", ".join(f"{p:.3f}" for p in ds["population"].values))
+    for path in written:
+        click.echo(f"wrote {path}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

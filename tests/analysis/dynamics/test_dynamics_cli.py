@@ -1,0 +1,60 @@
+"""The asegraph-dynamics command: success path, and one-line errors with exit code 2."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from asegraph.cli.dynamics import main
+from asegraph.examples.li_fcc import SHIPPED_TOPOLOGY, SHIPPED_TRAJECTORY
+
+FAST = ["--epochs", "1", "--blocks", "2", "--ck-steps", "3", "--quiet", "--stop", "400"]
+
+
+def _run(args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def test_cli_writes_outputs(tmp_path):
+    out = tmp_path / "li.nc"
+    result = _run([SHIPPED_TRAJECTORY, "--topology", SHIPPED_TOPOLOGY, "--select", "name Li",
+                   "--environment", "name S", "--states", "2", "--lag", "500fs", "-o", out,
+                   *FAST])
+    assert result.exit_code == 0, result.output
+    assert "slowest implied timescale at lag 0.5 ps" in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "li.nc", "li.pt", "li_ck.png", "li_populations.png", "li_timescales.png"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--topology", SHIPPED_TOPOLOGY, "--select", "name Na", "--lag", "1ps"],
+         "select='name Na' selects no atoms"),
+        (["--topology", SHIPPED_TOPOLOGY, "--select", "name Li", "--lag", "1ps", "--states", "1"],
+         "n_states must be an integer >= 2"),
+        (["--topology", SHIPPED_TOPOLOGY, "--select", "name Li", "--lag", "400ps"],
+         "is not shorter than the analysed trajectory"),
+        (["--topology", SHIPPED_TOPOLOGY, "--select", "name Li", "--lag", "1ps", "--stop", "1"],
+         "only 1 frame"),
+        (["--select", "name Li", "--lag", "1ps"], "carries no element or atom-type information"),
+        (["--topology", SHIPPED_TOPOLOGY, "--select", "name Li", "--lag", "soon"],
+         "expected a time such as '1ps'"),
+        (["--topology", "missing.pdb", "--select", "name Li", "--lag", "1ps"],
+         "topology 'missing.pdb' does not exist"),
+    ],
+)
+def test_cli_user_errors(tmp_path, args, message):
+    out = tmp_path / "out.nc"
+    result = _run([SHIPPED_TRAJECTORY, *args, "-o", out, "--quiet", "--epochs", "1"])
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("asegraph-dynamics: error: ")
+    assert message in lines[0]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cli_missing_output_folder(tmp_path):
+    result = _run([SHIPPED_TRAJECTORY, "--topology", SHIPPED_TOPOLOGY, "--select", "name Li",
+                   "--lag", "1ps", "-o", tmp_path / "nope" / "x.nc"])
+    assert result.exit_code == 2 and "output folder" in result.stderr
