@@ -303,7 +303,11 @@ class Trainer:
                 self._best_state = {k: v.clone() for k, v in self.model.state_dict().items()}
             return
         self.output_dir.mkdir(parents=True, exist_ok=True)
-        meta = {"training": _plain(asdict(self.config)), "epoch": state["epoch"]}
+        meta = {  # keep what the model carries (e.g. a smooth-cutoff envelope)
+            **getattr(self.model, "metadata", {}),
+            "training": _plain(asdict(self.config)),
+            "epoch": state["epoch"],
+        }
         if improved:
             save_model(self.model, self.output_dir / "best_model.pt", metadata=meta)
         log = self.output_dir / "log.csv"

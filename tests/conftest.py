@@ -16,6 +16,16 @@ SHARED = Path(os.environ.get("ASEGRAPH_SHARED", REPO.parent / "shared"))
 CGCNN_REF = SHARED / "reference" / "cgcnn"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def one_blas_thread():
+    """numpy's BLAS threads oversubscribe two cores too: ASE's BFGS diagonalises with
+    numpy at every step, and a 22-step relaxation took 8x longer with two threads."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
+        yield
+
+
 @pytest.fixture
 def shared_cgcnn() -> Path:
     """The original authors' CGCNN files; skip when ../shared is absent."""

@@ -122,8 +122,23 @@ def load_model(path: str | Path) -> CGCNN:
             f"model file '{path}' has format version {payload['format_version']}, newer than "
             f"this asegraph reads ({FORMAT_VERSION}); upgrade asegraph"
         )
-    config = CGCNNConfig.from_dict(payload["config"])
-    state = payload["state_dict"]
+    return model_from_state(
+        payload["config"],
+        payload["state_dict"],
+        payload.get("metadata", {}),
+        f"model file '{path}'",
+    )
+
+
+def model_from_state(
+    config: dict[str, Any], state: dict[str, torch.Tensor], metadata: dict[str, Any], label: str
+) -> CGCNN:
+    """Rebuild a :class:`CGCNN` (eval mode) from a stored config and state dict.
+
+    ``label`` names the source in the error raised when the weights do not
+    fit the config.
+    """
+    config = CGCNNConfig.from_dict(config)
     table = None
     if config.atom_features == "table":
         table = AtomFeatureTable(
@@ -136,10 +151,10 @@ def load_model(path: str | Path) -> CGCNN:
         model.load_state_dict(state)
     except RuntimeError as exc:
         raise ModelFileError(
-            f"model file '{path}': weights do not match its config ({str(exc)[:200]}); "
+            f"{label}: weights do not match its config ({str(exc)[:200]}); "
             "the file is corrupt — re-save it"
         ) from exc
-    model.metadata = dict(payload.get("metadata", {}))
+    model.metadata = dict(metadata)
     return model.eval()
 
 

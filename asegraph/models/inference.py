@@ -84,8 +84,8 @@ def predict_graphs(
     -------
     dict
         ``"y"`` [B, n_out] (target units, or class probabilities) as float64,
-        ``"y_std"`` [B, n_out] for an ensemble, and ``"site"`` (a list of [n_atoms_b, n_targets] arrays) for per-atom
-        models.
+        ``"y_std"`` [B, n_out] for an ensemble, and ``"site"`` (a list of
+        [n_atoms_b, n_targets] arrays) for per-atom models.
     """
     model.eval()
     graphs = list(graphs)
