@@ -200,7 +200,7 @@ def build_graphs(
     ties: TieRule = "keep",
     names: Sequence[str | None] | None = None,
     errors: Literal["raise", "return"] = "raise",
-    chunk_size: int = 128,
+    chunk_size: int = 64,
 ) -> list[CrystalGraph | StructureError]:
     """Crystal graphs of many structures; the same result as :func:`build_graph` on each.
 

@@ -174,17 +174,23 @@ def dense_pairs_batched(
     minimum_image = np.einsum("bijk,bkl->bijl", difference - wrap, cells)  # [B, N, N, 3]
     shifts = _shift_grid(images)  # [S, 3]
     translations = np.einsum("sk,bkl->bsl", shifts.astype(np.float64), cells)  # [B, S, 3]
+    # |d + t| >= |t| - max|d|, and a minimum-image d lies in the parallelepiped of
+    # ±cell/2: drop images that are out of reach for every cell of the chunk.
+    corners = np.array([[1, 1, 1], [1, 1, -1], [1, -1, 1], [-1, 1, 1]], dtype=np.float64) / 2
+    longest = np.linalg.norm(np.einsum("ck,bkl->bcl", corners, cells), axis=2).max(axis=1)  # [B]
+    reach = np.linalg.norm(translations, axis=2) - longest[:, None] <= radii[:, None] * 1.001
+    useful = reach.any(axis=0)
+    shifts, translations = shifts[useful], translations[:, useful]
     n_structures = len(cells)
     cross = np.matmul(  # batched BLAS: [B, N*N, 3] @ [B, 3, S]
         minimum_image.reshape(n_structures, -1, 3), translations.transpose(0, 2, 1)
     ).reshape(n_structures, n_atoms, n_atoms, -1)
-    squared = (
-        np.einsum("bijk,bijk->bij", minimum_image, minimum_image)[..., None]
-        + 2.0 * cross
-        + np.einsum("bsk,bsk->bs", translations, translations)[:, None, None, :]
-    )  # [B, N, N, S]
+    squared = cross  # built in place: these arrays dominate the cost
+    squared *= 2.0
+    squared += np.einsum("bijk,bijk->bij", minimum_image, minimum_image)[..., None]
+    squared += np.einsum("bsk,bsk->bs", translations, translations)[:, None, None, :]
     limit = (radii * radii)[:, None, None, None] * (1.0 + 1e-9)
-    b, i, j, image = np.nonzero(squared < limit)
+    b, i, j, image = np.nonzero(squared < limit)  # candidates; exact distances below
     vectors = minimum_image[b, i, j] + translations[b, image]
     distances = np.sqrt(np.einsum("pk,pk->p", vectors, vectors))
     keep = (distances < radii[b]) & (distances > 0.0)
