@@ -40,7 +40,9 @@ class TrainingConfig:
 
     ``max_time_s`` is a wall-clock budget in seconds for one run (a resumed
     run gets a fresh budget): training stops cleanly after the epoch that
-    exceeds it and keeps the best model. ``lr_schedule`` is "constant",
+    exceeds it and keeps the best model. ``balanced_classes`` weights the
+    classification loss by inverse class frequency (for rare classes, e.g. the
+    4 % of perovskites with a gap). ``lr_schedule`` is "constant",
     "step" (multiply by ``lr_gamma`` at each of ``lr_milestones``) or
     "cosine" (anneal to zero over ``epochs``, or over ``max_time_s`` when that
     comes first, so a time-limited run still ends annealed). ``patience`` is
@@ -60,6 +62,7 @@ class TrainingConfig:
     patience: int | None = None
     max_time_s: float | None = None
     seed: int = 0
+    balanced_classes: bool = False
 
     def validate(self) -> None:
         if self.optimizer not in ("adam", "sgd"):
@@ -130,6 +133,7 @@ class Trainer:
         self.progress = progress
         self.history: list[dict[str, float]] = []
         self.classification = model.config.task == "classification"
+        self._class_weights: torch.Tensor | None = None
 
     # -- data -------------------------------------------------------------
     def _targets(self, targets: np.ndarray) -> torch.Tensor:
@@ -151,7 +155,10 @@ class Trainer:
     def _loss(self, out: dict[str, torch.Tensor], target: torch.Tensor) -> torch.Tensor:
         """Summed loss over the structures of ``out`` (the caller divides)."""
         if self.classification:
-            return nn.functional.cross_entropy(out["y_scaled"], target, reduction="sum")
+            losses = nn.functional.cross_entropy(
+                out["y_scaled"], target, weight=self._class_weights, reduction="none"
+            )
+            return losses.sum()
         mean = self.model.target_mean.to(out["y_scaled"].dtype)
         std = self.model.target_std.to(out["y_scaled"].dtype)
         scaled = (target.to(out["y_scaled"].dtype) - mean) / std
@@ -193,6 +200,11 @@ class Trainer:
             )
         if not self.classification:
             self.model.set_normalizer(y_train.mean(dim=0).numpy(), _safe_std(y_train))
+        self._class_weights = None
+        if self.classification and cfg.balanced_classes:
+            counts = torch.bincount(y_train, minlength=self.model.config.n_outputs).double()
+            weights = counts.sum() / (len(counts) * counts.clamp(min=1))
+            self._class_weights = weights.to(next(self.model.parameters()).dtype)
         params = self.model.parameters()
         if cfg.optimizer == "adam":
             optimizer = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -207,7 +219,10 @@ class Trainer:
         generator = torch.Generator().manual_seed(cfg.seed)
         state = {"epoch": 0, "best": float("inf"), "best_epoch": -1, "elapsed": 0.0}
         self._resume(optimizer, scheduler, generator, state)
-        metric = "accuracy" if self.classification else "mae"
+        # model selection: ROC AUC for two classes (accuracy is blind on rare
+        # classes), accuracy for more, MAE for regression
+        binary = self.classification and self.model.config.n_outputs == 2
+        metric = ("roc_auc" if binary else "accuracy") if self.classification else "mae"
         sign = -1.0 if self.classification else 1.0
         run_start = time.perf_counter()  # max_time_s is this run's budget
         start_time = run_start - state["elapsed"]
@@ -259,7 +274,10 @@ class Trainer:
                 record.update(
                     {f"val_{k}": v for k, v in self.evaluate(val_graphs, val_targets).items()}
                 )
-            score = sign * record.get(f"val_{metric}", record["train_loss"])
+            if f"val_{metric}" in record:
+                score = sign * record[f"val_{metric}"]
+            else:  # no validation set (or one class in it): the training loss
+                score = record["train_loss"]
             improved = score < state["best"]
             if improved:
                 state["best"], state["best_epoch"] = score, epoch + 1

@@ -210,3 +210,18 @@ def test_several_targets_at_once(alloys):
         mae = np.abs(predicted[:, k] - targets[90:, k]).mean()
         baseline = np.abs(targets[90:, k] - targets[:90, k].mean()).mean()
         assert mae < 0.8 * baseline, (k, mae, baseline)
+
+
+def test_balanced_classes_weight_the_rare_class(alloys):
+    graphs, energies = alloys
+    labels = (energies > np.quantile(energies, 0.9)).astype(float)  # 10 % positives
+    torch.manual_seed(0)
+    model = CGCNN(CGCNNConfig(**{**CONFIG, "task": "classification", "classes": ["a", "b"]}))
+    trainer = Trainer(
+        model, TrainingConfig(epochs=1, batch_size=16, balanced_classes=True), progress=False
+    )
+    trainer.fit(graphs[:90], labels[:90])
+    counts = np.bincount(labels[:90].astype(int), minlength=2)
+    expected = counts.sum() / (2 * counts)
+    np.testing.assert_allclose(trainer._class_weights.numpy(), expected, rtol=1e-6)
+    assert trainer._class_weights[1] > 3 * trainer._class_weights[0]

@@ -109,6 +109,11 @@ def load(path, targets, structure_column, id_column, selection, rows, cache_dir,
     show_default=True,
 )
 @click.option(
+    "--balanced-classes",
+    is_flag=True,
+    help="Weight the classification loss by inverse class frequency.",
+)
+@click.option(
     "--log10",
     "log10_targets",
     is_flag=True,
@@ -188,6 +193,7 @@ def train(
     test_rows,
     split,
     task,
+    balanced_classes,
     log10_targets,
     units,
     conv,
@@ -300,6 +306,7 @@ def train(
         lr_milestones=[int(m) for m in lr_milestones],
         patience=patience,
         max_time_s=max_time,
+        balanced_classes=balanced_classes,
     )
     if ensemble > 1:
         _train_ensemble(
