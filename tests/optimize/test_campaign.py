@@ -1,0 +1,272 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from asegraph.cli.optimize import optimize
+from asegraph.exceptions import InputFileError, ParameterError
+from asegraph.optimize.campaign import Campaign, CampaignConfig, load_campaign, make_executor
+from asegraph.optimize.report import best_so_far, expected_random_best, make_report
+from asegraph.optimize.store import CampaignStore
+
+CONFIG = """
+[campaign]
+name = "syn"
+seed = 3
+strategy = "{strategy}"
+n_initial = {n_initial}
+batch = {batch}
+budget = {budget}
+evaluator = "asegraph.optimize.testfunctions:synthetic"
+objective = "value"
+
+[space.parameters]
+x0 = {{lower = 0, upper = 1, reference = 0.2}}
+x1 = {{lower = 0, upper = 1}}
+x2 = {{lower = 0, upper = 1}}
+
+[simulation]
+function = "sum"
+noise_sd = 0.01
+{extra}
+"""
+
+
+def write_config(tmp_path, strategy="sobol", n_initial=4, batch=2, budget=8, extra=""):
+    path = tmp_path / "c.toml"
+    path.write_text(CONFIG.format(strategy=strategy, n_initial=n_initial, batch=batch,
+                                  budget=budget, extra=extra))
+    return path
+
+
+def run(path, directory, **kw):
+    cfg = CampaignConfig.from_file(path)
+    return Campaign(cfg, directory).run(executor="threads", progress=False, **kw)
+
+
+def test_failures_are_recorded_and_campaign_continues(tmp_path):
+    path = write_config(tmp_path, budget=10,
+                        extra="nan_above = 0.7\nraise_above = 0.9\nnames = ['x0', 'x1', 'x2']")
+    res = run(path, tmp_path / "camp")
+    assert sorted(res) == list(range(10))
+    failed = [r for r in res.values() if r["status"] == "failed"]
+    ok = [r for r in res.values() if r["status"] == "ok"]
+    assert failed and ok
+    assert all(r["params"]["x0"] > 0.7 for r in failed)
+    assert any("non-finite value" in r["error"] for r in failed)
+    assert any("simulated crash" in (r["error"] or "") for r in failed)
+    assert res[0]["params"]["x0"] == pytest.approx(0.2)  # reference point first
+    # the store holds one proposal and one result per evaluation
+    _, proposed, results = CampaignStore.summarize(CampaignStore(tmp_path / "camp").load())
+    assert sorted(proposed) == sorted(results) == list(range(10))
+    cfg, stored, _ = load_campaign(tmp_path / "camp")
+    assert cfg.budget == 10 and stored == res
+
+
+def test_bo_campaign_lp_and_report(tmp_path):
+    path = write_config(tmp_path, strategy="lp-logei", n_initial=4, batch=2, budget=8)
+    res = run(path, tmp_path / "camp")
+    assert len(res) == 8 and all(r["status"] == "ok" for r in res.values())
+    xs = np.array([res[i]["x"] for i in sorted(res)])
+    assert len(np.unique(xs.round(6), axis=0)) == 8
+    # BO steps improve on the initial design of f = sum(x)
+    best_init = max(res[i]["value"] for i in range(4))
+    assert max(res[i]["value"] for i in range(4, 8)) > best_init
+    (tmp_path / "pts.toml").write_text("[points.corner]\nx0 = 1.0\nx1 = 1.0\nx2 = 1.0\n")
+    (tmp_path / "base").mkdir()
+    base = write_config(tmp_path / "base", strategy="random", budget=6)
+    run(base, tmp_path / "random")
+    result = CliRunner().invoke(optimize, ["report", str(tmp_path / "camp"),
+                                           "--points", str(tmp_path / "pts.toml"),
+                                           "--baseline", str(tmp_path / "random")])
+    assert result.exit_code == 0, result.output
+    report = tmp_path / "camp" / "report"
+    for name in ("best_so_far.png", "inverse_lengthscales.png", "slices_2d.png",
+                 "cross_sections_1d.png", "predictions.png", "summary.json"):
+        assert (report / name).stat().st_size > 0
+    summary = json.loads((report / "summary.json").read_text())
+    pred = summary["predictions"]
+    assert pred["corner"]["mean"] > pred["reference"]["mean"]
+    assert set(summary["inverse_lengthscales"]) == {"x0", "x1", "x2"}
+    (tmp_path / "bad.toml").write_text("[points]\np = 3\n")
+    with pytest.raises(InputFileError, match="point 'p' must be a table"):
+        make_report(tmp_path / "camp", points=tmp_path / "bad.toml")
+    (tmp_path / "bad.toml").write_text("[points.p]\nx9 = 1.0\n")
+    with pytest.raises(InputFileError, match="names unknown parameters"):
+        make_report(tmp_path / "camp", points=tmp_path / "bad.toml")
+
+
+def test_resume_after_sigkill_loses_and_repeats_nothing(tmp_path):
+    log = tmp_path / "starts.log"
+    path = write_config(tmp_path, budget=10, batch=2,
+                        extra=f"sleep_s = 0.4\nlog_file = '{log}'")
+    camp = tmp_path / "camp"
+    code = ("from asegraph.cli.optimize import optimize; "
+            f"optimize(['run', {str(path)!r}, '--campaign', {str(camp)!r}, '--no-progress'])")
+    proc = subprocess.Popen([sys.executable, "-c", code], start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    store = CampaignStore(camp)
+    deadline = time.time() + 60
+    try:
+        while time.time() < deadline:
+            if store.exists and sum('"type":"result"' in ln for ln in
+                                    store.path.read_text().splitlines()) >= 3:
+                break
+            assert proc.poll() is None, proc.stderr.read().decode()
+            time.sleep(0.05)
+        else:
+            pytest.fail("campaign produced no results in 60 s")
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # the campaign and its worker processes
+        proc.wait()
+    _, _, before = CampaignStore.summarize(store.load())
+    assert 3 <= len(before) < 10
+    res = run(path, camp)
+    assert sorted(res) == list(range(10))
+    for i, r in before.items():
+        assert res[i]["value"] == r["value"]
+    starts = log.read_text().split()
+    for r in before.values():  # finished before the kill: never run again
+        assert starts.count(str(r["seed"])) == 1
+    for r in res.values():
+        assert starts.count(str(r["seed"])) >= 1
+
+
+def test_torn_last_line_is_dropped(tmp_path):
+    path = write_config(tmp_path, budget=4)
+    run(path, tmp_path / "camp")
+    store = CampaignStore(tmp_path / "camp")
+    with open(store.path, "ab") as fh:
+        fh.write(b'{"type":"result","id":9,"val')
+    with pytest.warns(UserWarning, match="dropped a torn last record"):
+        records = store.load()
+    assert len(records) == 1 + 2 * 4
+    assert store.path.read_bytes().endswith(b"\n")
+    # the campaign can go on with a larger budget
+    cfg = CampaignConfig.from_file(path, budget=6)
+    assert len(Campaign(cfg, tmp_path / "camp").run(executor="threads", progress=False)) == 6
+
+
+def test_dask_scheduler(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    path = write_config(tmp_path, budget=4)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
+                                  dashboard_address=None) as cluster:
+        cfg = CampaignConfig.from_file(path)
+        res = Campaign(cfg, tmp_path / "camp").run(scheduler=cluster.scheduler_address,
+                                                   progress=False)
+    assert sorted(res) == [0, 1, 2, 3] and all(r["status"] == "ok" for r in res.values())
+
+
+def test_config_and_store_errors(tmp_path):
+    path = write_config(tmp_path)
+    cfg = CampaignConfig.from_file(path)
+    with pytest.raises(ParameterError, match="strategy must be one of"):
+        CampaignConfig.from_file(path, strategy="ei")
+    with pytest.raises(ParameterError, match="batch must be >= 1"):
+        CampaignConfig.from_file(path, batch=0)
+    with pytest.raises(ParameterError, match="transform must be"):
+        CampaignConfig(space=cfg.space, transform="ln", evaluator="m:f")
+    with pytest.raises(ParameterError, match="failed must be"):
+        CampaignConfig(space=cfg.space, failed="drop", evaluator="m:f")
+    with pytest.raises(ParameterError, match="evaluator must be 'cgmd' or 'module:function'"):
+        CampaignConfig(space=cfg.space, evaluator="lammps")
+    with pytest.raises(ParameterError, match="n_initial must be >= 0"):
+        CampaignConfig(space=cfg.space, n_initial=-1, evaluator="m:f")
+    with pytest.raises(ParameterError, match="unknown simulation settings"):
+        CampaignConfig(space=cfg.space, simulation={"steps": 10})
+    with pytest.raises(InputFileError, match="does not exist"):
+        CampaignConfig.from_file(tmp_path / "none.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[campaign]\nbatchsize = 3\n[space]\nbuiltin = 'peo_litfsi'\n")
+    with pytest.raises(InputFileError, match="unknown \\[campaign\\] keys"):
+        CampaignConfig.from_file(bad)
+    bad.write_text("[campaign]\n[spaces]\n")
+    with pytest.raises(InputFileError, match="unknown tables"):
+        CampaignConfig.from_file(bad)
+    bad.write_text("[campaign]\nseed = 1\n")
+    with pytest.raises(InputFileError, match="missing \\[space\\] table"):
+        CampaignConfig.from_file(bad)
+    # resuming with another config
+    run(path, tmp_path / "camp")
+    other = CampaignConfig.from_file(path, seed=99)
+    with pytest.raises(InputFileError, match="started with a different \\['seed'\\]"):
+        Campaign(other, tmp_path / "camp").run(executor="threads", progress=False)
+    # two runners on one directory
+    store = CampaignStore(tmp_path / "camp")
+    store.lock()
+    try:
+        with pytest.raises(ParameterError, match="being run by another process"):
+            Campaign(cfg, tmp_path / "camp").run(executor="threads", progress=False)
+    finally:
+        store.unlock()
+    with pytest.raises(InputFileError, match="does not exist"):
+        CampaignStore(tmp_path / "nothing").load()
+    (tmp_path / "x").mkdir()
+    (tmp_path / "x" / "campaign.jsonl").write_text('{"a": 1}\nnot json\n{"b": 2}\n')
+    with pytest.raises(InputFileError, match="line 2 is not JSON"):
+        CampaignStore(tmp_path / "x").load()
+    (tmp_path / "x" / "campaign.jsonl").write_text(
+        '{"type": "header"}\n{"type": "result", "id": 1}\n{"type": "result", "id": 1}\n')
+    with pytest.raises(InputFileError, match="evaluation 1 has two results"):
+        CampaignStore.summarize(CampaignStore(tmp_path / "x").load())
+    (tmp_path / "x" / "campaign.jsonl").write_text('{"type": "result"}\n')
+    with pytest.raises(InputFileError, match="expected a header record"):
+        CampaignStore(tmp_path / "x").load()
+    with pytest.raises(ParameterError, match="executor must be"):
+        Campaign(cfg, tmp_path / "y").run(executor="mpi", progress=False)
+    with pytest.raises(ParameterError, match="cannot connect"):
+        make_executor(scheduler="tcp://127.0.0.1:1", timeout_s=0.5)
+
+
+def test_cgmd_config_adds_secondary_sites(tmp_path):
+    (tmp_path / "s.toml").write_text(
+        "[campaign]\n[space]\nbuiltin = 'peo_litfsi'\ngroup = 'secondary'\n"
+        "[simulation]\nn_chains = 3\n")
+    cfg = CampaignConfig.from_file(tmp_path / "s.toml")
+    assert cfg.simulation["secondary_ratio"] == 0.2 and cfg.simulation["n_chains"] == 3
+
+
+def test_best_so_far_helpers():
+    np.testing.assert_array_equal(best_so_far(np.array([np.nan, 1.0, 0.5, 2.0])),
+                                  [np.nan, 1.0, 1.0, 2.0])
+    e = expected_random_best(np.array([0.0, 1.0]), 3)
+    np.testing.assert_allclose(e, [0.5, 0.75, 0.875])
+
+
+def test_real_cgmd_campaign_records_transport(tmp_path):
+    (tmp_path / "cg.toml").write_text(
+        "[campaign]\nname = 'cg'\nn_initial = 3\nbatch = 3\nbudget = 3\n"
+        "[space]\nbuiltin = 'peo_litfsi'\ngroup = 'anion'\n"
+        "[simulation]\nn_chains = 3\nchain_length = 8\nn_minimize = 30\nn_equil = 50\n"
+        "n_prod = 320\nstride = 10\ncoulomb_cutoff = 8.0\n")
+    res = run(tmp_path / "cg.toml", tmp_path / "camp")
+    assert sorted(res) == [0, 1, 2]
+    for r in res.values():
+        if r["status"] == "ok":
+            assert r["value"] == r["result"]["sigma_li"]
+            assert r["uncertainty"] == r["result"]["sigma_li_err"]
+            assert r["backend"] == "ase" and r["wall_s"] > 0
+            assert "cross-correlations" in r["result"]["estimator"]["sigma"]
+        else:
+            assert r["error"]
+    assert any(r["status"] == "ok" for r in res.values())
+
+
+def test_cli_run_overrides_and_errors(tmp_path):
+    path = write_config(tmp_path, budget=8)
+    out = CliRunner().invoke(optimize, ["run", str(path), "--budget", "3", "--batch", "1",
+                                        "--executor", "threads", "--no-progress"])
+    assert out.exit_code == 0, out.output
+    assert "3 evaluations, 3 ok, 0 failed" in out.output
+    assert (tmp_path / "syn.campaign" / "campaign.jsonl").is_file()
+    bad = CliRunner().invoke(optimize, ["run", str(tmp_path / "missing.toml")])
+    assert isinstance(bad.exception, InputFileError)
+    bad = CliRunner().invoke(optimize, ["report", str(tmp_path / "nothing")])
+    assert isinstance(bad.exception, InputFileError)

@@ -1,0 +1,153 @@
+import numpy as np
+import pytest
+from ase.calculators.calculator import CalculatorSetupError
+from ase.calculators.fd import calculate_numerical_forces
+
+from asegraph.exceptions import ParameterError, StructureError
+from asegraph.optimize.cgmd import CGForceField, CGTopology, build_system
+from asegraph.optimize.cgmd.ewald import coulomb_error_vs_ewald
+from asegraph.optimize.cgmd.md import CGMDSettings, SimulationFailed, run_cgmd
+from asegraph.optimize.space import PEO_LITFSI_REFERENCE
+
+SMALL = CGTopology(n_chains=4, chain_length=8, secondary_ratio=0.2, packing_fraction=0.35)
+
+
+@pytest.fixture(scope="module")
+def small():
+    params = dict(PEO_LITFSI_REFERENCE, c_salt=0.15)
+    return build_system(params, SMALL, seed=0)
+
+
+def test_build_system_neutral_bonded_no_overlap(small):
+    a = small
+    q = a.get_initial_charges()
+    assert q.sum() == 0 and (q > 0).sum() == (q < 0).sum() >= 3
+    types = a.arrays["bead_type"]
+    assert (types == 3).sum() == 4  # one secondary site per 5 EO on 8-bead chains
+    assert a.info["bonds"].shape == (4 * 7, 2)
+    d = a.get_all_distances(mic=True) + np.eye(len(a)) * 100
+    sigma = np.array([0.8, 3.3, 2.0, 2.0])
+    assert (d >= 0.75 * (sigma[types][:, None] + sigma[types][None, :]) - 1e-9).all()
+    # bead volumes fill the requested packing fraction
+    vol = np.sum(4 / 3 * np.pi * sigma[types] ** 3)
+    assert vol / a.get_volume() == pytest.approx(0.35)
+
+
+@pytest.mark.parametrize("coulomb", ["ewald", "dsf"])
+def test_forces_match_finite_differences(small, coulomb):
+    a = small.copy()
+    a.rattle(0.05, seed=1)
+    a.calc = CGForceField(coulomb=coulomb, coulomb_cutoff=8.0)
+    f = a.get_forces()
+    idx = list(range(0, len(a), 5)) + list(np.flatnonzero(a.get_initial_charges()))
+    fd = calculate_numerical_forces(a, eps=1e-5, iatoms=idx)
+    np.testing.assert_allclose(f[idx], fd, atol=1e-6 * max(1.0, np.abs(fd).max()))
+    assert abs(f.sum(axis=0)).max() < 1e-8  # Newton's third law
+    assert a.get_potential_energies().sum() == pytest.approx(a.get_potential_energy())
+
+
+def test_translation_invariance_and_skin_reuse(small):
+    a = small.copy()
+    a.calc = CGForceField()
+    e0, f0 = a.get_potential_energy(), a.get_forces()
+    b = a.copy()
+    b.calc = CGForceField()
+    b.translate([7.3, -2.1, 40.0])  # outside the box: wrapped internally
+    assert b.get_potential_energy() == pytest.approx(e0, abs=1e-9)
+    np.testing.assert_allclose(b.get_forces(), f0, atol=1e-9)
+    calc = a.calc
+    a.positions += 0.3  # uniform shift below skin/2: list reused
+    a.get_forces()
+    assert calc.n_rebuilds == 1
+
+
+def test_ewald_matches_pymatgen_and_dsf_error_is_stated(small):
+    ewald = coulomb_error_vs_ewald(small, coulomb="ewald", coulomb_cutoff=8.0)
+    assert ewald.relative_force_error < 1e-4
+    assert abs(ewald.energy_error_per_ion) < 1e-4
+    dsf = coulomb_error_vs_ewald(small, coulomb="dsf", coulomb_cutoff=8.0, dsf_alpha=0.2)
+    assert dsf.relative_force_error > 10 * ewald.relative_force_error
+
+
+def test_forcefield_errors(small):
+    a = small.copy()
+    a.calc = CGForceField(coulomb="pppm")
+    with pytest.raises(CalculatorSetupError, match="coulomb must be 'ewald' or 'dsf'"):
+        a.get_forces()
+    b = small.copy()
+    b.set_initial_charges(b.get_initial_charges() + 0.01)
+    b.calc = CGForceField()
+    with pytest.raises(CalculatorSetupError, match="Ewald needs a neutral system"):
+        b.get_forces()
+    c = small.copy()
+    del c.arrays["bead_type"]
+    c.calc = CGForceField()
+    with pytest.raises(CalculatorSetupError, match="lack arrays\\['bead_type'\\]"):
+        c.get_forces()
+    d = small.copy()
+    d.pbc = False
+    d.calc = CGForceField()
+    with pytest.raises(CalculatorSetupError, match="needs pbc=True"):
+        d.get_forces()
+
+
+def test_build_errors():
+    with pytest.raises(ParameterError, match="packing_fraction must be in"):
+        CGTopology(packing_fraction=0.7)
+    with pytest.raises(ParameterError, match="chain_length >= 2"):
+        CGTopology(chain_length=1)
+    with pytest.raises(ParameterError, match="secondary_ratio must be in"):
+        CGTopology(secondary_ratio=2.0)
+    with pytest.raises(ParameterError, match="c_salt must be > 0"):
+        build_system(dict(c_salt=0.0), SMALL, seed=0)
+    with pytest.raises(StructureError, match="could not place bead"):
+        build_system(PEO_LITFSI_REFERENCE, CGTopology(4, 8, packing_fraction=0.59), seed=0,
+                     overlap_factor=1.6, max_tries=2)
+
+
+def test_settings_errors():
+    with pytest.raises(ParameterError, match="backend must be 'ase' or 'lammps'"):
+        CGMDSettings(backend="gromacs")
+    with pytest.raises(ParameterError, match="fewer than 8 frames per block"):
+        CGMDSettings(n_prod=100, stride=10)
+    with pytest.raises(ParameterError, match="unknown simulation settings"):
+        CGMDSettings.from_dict({"n_steps": 3})
+    with pytest.raises(ParameterError, match="timestep_fs must be > 0"):
+        CGMDSettings(timestep_fs=0)
+    with pytest.raises(ParameterError, match="coulomb must be"):
+        CGMDSettings(coulomb="pme")
+
+
+TINY = dict(n_chains=3, chain_length=8, n_minimize=50, n_equil=100, n_prod=320, stride=10,
+            coulomb_cutoff=8.0)
+
+
+def test_run_cgmd_tiny_gives_finite_transport():
+    res = run_cgmd(dict(PEO_LITFSI_REFERENCE, c_salt=0.15), TINY, seed=0)
+    for key in ("sigma", "sigma_li", "t_li", "sigma_ne", "value", "uncertainty"):
+        assert np.isfinite(res[key])
+    assert res["value"] == res["sigma_li"] and res["backend"] == "ase"
+    assert res["n_ions"] == 8 and res["seconds_per_step"] > 0
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_run_cgmd_divergence_is_reported():
+    # a huge time step makes the light Li+ beads fly apart
+    with pytest.raises(SimulationFailed, match="MD diverged \\(non-finite positions\\)"):
+        run_cgmd(dict(PEO_LITFSI_REFERENCE, c_salt=0.15),
+                 dict(TINY, timestep_fs=400.0, friction_per_fs=0.0, n_minimize=0), seed=0)
+
+
+def test_more_forcefield_and_settings_errors(small):
+    a = small.copy()
+    a.info["bonds"] = np.array([[int(np.flatnonzero(a.get_initial_charges() > 0)[0]),
+                                 int(np.flatnonzero(a.get_initial_charges() < 0)[0])]])
+    a.calc = CGForceField()
+    with pytest.raises(CalculatorSetupError, match="a bond joins two charged beads"):
+        a.get_forces()
+    b = small.copy()
+    b.calc = CGForceField(sigma=np.ones((2, 2)), epsilon_kcal=np.ones((2, 2)))
+    with pytest.raises(CalculatorSetupError, match="has no σ/ε row"):
+        b.get_forces()
+    with pytest.raises(ParameterError, match="n_equil must be >= 0"):
+        CGMDSettings(n_equil=-1)

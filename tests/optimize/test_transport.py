@@ -1,0 +1,74 @@
+import numpy as np
+import pytest
+from scipy import constants
+
+from asegraph.exceptions import ParameterError
+from asegraph.optimize.transport import onsager_transport
+
+DT = 10.0  # fs between frames
+VOL = 30.0**3  # Å³
+T = 400.0
+
+
+def _brownian(rng, n_frames, n, d_ang2_per_fs):
+    steps = rng.standard_normal((n_frames, n, 3)) * np.sqrt(2 * d_ang2_per_fs * DT)
+    return np.cumsum(steps, axis=0)
+
+
+def _ne_sigma(n_c, d_c, n_a, d_a):
+    """Analytic Nernst-Einstein σ (S/cm) for unit charges, D in Å²/fs."""
+    return constants.e**2 / (VOL * 1e-30 * constants.k * T) * (n_c * d_c + n_a * d_a) * 1e-5 / 100
+
+
+def test_independent_ions_match_nernst_einstein():
+    rng = np.random.default_rng(0)
+    n, d_c, d_a = 10, 0.02, 0.005
+    pos = np.concatenate([_brownian(rng, 4000, n, d_c), _brownian(rng, 4000, n, d_a)], axis=1)
+    q = np.r_[np.ones(n), -np.ones(n)]
+    res = onsager_transport(pos, q, timestep_fs=DT, volume=VOL, temperature_K=T)
+    expected = _ne_sigma(n, d_c, n, d_a)
+    assert res.d_cation == pytest.approx(d_c * 1000, rel=0.15)
+    assert res.d_anion == pytest.approx(d_a * 1000, rel=0.15)
+    assert res.sigma_ne == pytest.approx(expected, rel=0.15)
+    assert res.t_li_ne == pytest.approx(d_c / (d_c + d_a), rel=0.05)
+    assert res.t_li == pytest.approx(d_c / (d_c + d_a), abs=3 * res.t_li_err + 0.05)
+    # collective estimate is noisier but unbiased: within 30 % and 3 standard errors
+    assert res.sigma == pytest.approx(expected, rel=0.3)
+    assert abs(res.sigma - expected) < 3 * res.sigma_err
+    assert res.sigma_li == pytest.approx(res.sigma * res.t_li)
+    assert res.sigma_err > 0 and res.fit_window_ps == pytest.approx((0.5, 2.5))
+    assert "cross-correlations" in res.estimator["sigma"]
+
+
+def test_ion_pairs_carry_no_current():
+    """Cation-anion pairs that move together: NE counts them, Onsager does not."""
+    rng = np.random.default_rng(1)
+    n = 10
+    cat = _brownian(rng, 3000, n, 0.01)
+    ani = cat + 3.0 + 0.05 * rng.standard_normal(cat.shape)  # bound partner
+    res = onsager_transport(np.concatenate([cat, ani], 1), np.r_[np.ones(n), -np.ones(n)],
+                            timestep_fs=DT, volume=VOL, temperature_K=T)
+    assert res.sigma_ne == pytest.approx(_ne_sigma(n, 0.01, n, 0.01), rel=0.15)
+    assert abs(res.sigma) < 0.02 * res.sigma_ne
+    assert abs(res.sigma_li) < 0.02 * res.sigma_ne
+
+
+def test_transport_errors():
+    pos = np.zeros((50, 2, 3))
+    kw = dict(timestep_fs=1.0, volume=1.0, temperature_K=300.0)
+    with pytest.raises(ParameterError, match="need both cations"):
+        onsager_transport(pos, [1.0, 1.0], **kw)
+    with pytest.raises(ParameterError, match=r"must be \[n_frames, n_ions, 3\]"):
+        onsager_transport(pos[:, :, :2], [1.0, -1.0], **kw)
+    with pytest.raises(ParameterError, match="fit_window must satisfy"):
+        onsager_transport(pos, [1.0, -1.0], fit_window=(0.5, 0.2), **kw)
+    with pytest.raises(ParameterError, match="n_blocks must be >= 2"):
+        onsager_transport(pos, [1.0, -1.0], n_blocks=1, **kw)
+    with pytest.raises(ParameterError, match="volume must be > 0"):
+        onsager_transport(pos, [1.0, -1.0], timestep_fs=1.0, volume=0.0, temperature_K=1.0)
+    with pytest.raises(ParameterError, match="NaN or inf"):
+        onsager_transport(np.full((50, 2, 3), np.nan), [1.0, -1.0], **kw)
+    with pytest.raises(ParameterError, match="fewer than 3 lags"):
+        onsager_transport(np.zeros((4, 2, 3)), [1.0, -1.0], **kw)
+    with pytest.raises(ParameterError, match="one charge value per species"):
+        onsager_transport(np.zeros((50, 3, 3)), [1.0, 2.0, -1.0], **kw)
