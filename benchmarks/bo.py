@@ -19,6 +19,13 @@ Full run (issue 6)::
 Reduced run::
 
     python benchmarks/bo.py --seeds 3 --problems hartmann6 --evals-h6 30
+
+Long runs across sessions: ``--results FILE.jsonl`` appends each run as it
+finishes, skips runs already in the file (same problem, strategy, seed and
+settings) and prints the table over every matching run in it, so a killed
+benchmark continues where it stopped::
+
+    python benchmarks/bo.py --problems embedded14 --results benchmarks/results/bo.jsonl
 """
 
 from __future__ import annotations
@@ -27,7 +34,8 @@ import argparse
 import json
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
 
 import numpy as np
 
@@ -78,6 +86,24 @@ def run_one(problem: str, strategy: str, seed: int, evals: int, n_initial: int, 
     return out
 
 
+def _key(problem, strategy, seed, evals, n_initial, batch, noise) -> tuple:
+    return (problem, strategy, int(seed), int(evals), int(n_initial), int(batch), float(noise))
+
+
+def _load_results(path: str | None) -> dict:
+    """Runs already in a results file, by key (a torn last line is ignored)."""
+    done: dict = {}
+    if path is None or not Path(path).is_file():
+        return done
+    for line in Path(path).read_text().splitlines():
+        try:
+            run = json.loads(line)
+            done[tuple(run["settings"])] = run
+        except (ValueError, KeyError):
+            continue
+    return done
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--problems", nargs="+", default=["hartmann6", "embedded14"])
@@ -90,21 +116,37 @@ def main(argv=None) -> None:
     p.add_argument("--noise", type=float, default=0.05)
     p.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
     p.add_argument("--json", default=None, help="write all runs to this JSON file")
+    p.add_argument("--results", default=None, help="append runs to this JSON-lines file; "
+                   "runs already in it are not repeated")
     args = p.parse_args(argv)
     jobs = [(pr, st, s, args.evals_h6 if pr == "hartmann6" else args.evals_14d, args.n_initial,
              args.batch, args.noise)
-            for pr in args.problems for st in args.strategies for s in range(args.seeds)]
+            for pr in args.problems for s in range(args.seeds) for st in args.strategies]
+    done = _load_results(args.results)  # seeds outermost: a partial run covers every strategy
+    todo = [job for job in jobs if _key(*job) not in done]
     t0 = time.perf_counter()
     with ProcessPoolExecutor(args.workers) as ex:
-        runs = list(ex.map(run_one, *zip(*jobs, strict=True)))
+        futures = {ex.submit(run_one, *job): job for job in todo}
+        for future in as_completed(futures):
+            run = future.result()
+            run["settings"] = list(_key(*futures[future]))
+            done[_key(*futures[future])] = run
+            if args.results:  # one line per finished run, flushed at once
+                with open(args.results, "a") as fh:
+                    fh.write(json.dumps(run) + "\n")
+                    fh.flush()
+                    os.fsync(fh.fileno())
     wall = time.perf_counter() - t0
-    print(f"# {len(runs)} runs, {args.seeds} seeds, batch {args.batch}, {args.n_initial} initial, "
-          f"noise sd {args.noise}, wall {wall:.0f} s")
+    runs = [done[_key(*job)] for job in jobs if _key(*job) in done]
+    print(f"# {len(runs)} runs ({len(todo)} new), {args.seeds} seeds, batch {args.batch}, "
+          f"{args.n_initial} initial, noise sd {args.noise}, wall {wall:.0f} s")
     print(f"{'problem':<12} {'strategy':<9} {'evals':>5} {'median nBSF':>11} {'IQR':>13} "
           f"{'median regret':>13} {'s/run':>7} {'active>inert':>12}")
     for pr in args.problems:
         for st in args.strategies:
             rs = [r for r in runs if r["problem"] == pr and r["strategy"] == st]
+            if not rs:
+                continue
             final = np.array([r["bsf"][-1] for r in rs])
             reg = np.array([r["regret"] for r in rs])
             q25, q75 = np.percentile(final, [25, 75])
