@@ -40,7 +40,7 @@ def demo(output_dir: str, max_time: float, seed: int, threads: int, progress: bo
     torch.set_num_threads(threads)
 
     from asegraph.data.emt_alloys import EXAMPLE_PATH
-    from asegraph.graph.crystal_graph import build_graph
+    from asegraph.graph.crystal_graph import build_graphs
     from asegraph.models.cgcnn import CGCNN, CGCNNConfig
     from asegraph.training import Trainer, TrainingConfig
 
@@ -50,7 +50,7 @@ def demo(output_dir: str, max_time: float, seed: int, threads: int, progress: bo
     frames = ase.io.read(EXAMPLE_PATH, index=":")
     targets = np.array([f.info["energy_per_atom"] for f in frames])
     t0 = time.perf_counter()
-    graphs = [build_graph(f, cutoff=6.0, name=f"alloy-{k}") for k, f in enumerate(frames)]
+    graphs = build_graphs(frames, cutoff=6.0, names=[f"alloy-{k}" for k in range(len(frames))])
     t_graph = time.perf_counter() - t0
     order = np.random.default_rng(seed).permutation(len(graphs))
     n_train, n_val = int(0.8 * len(order)), int(0.1 * len(order))
