@@ -17,15 +17,14 @@ def _figure():
 
 
 def _save(fig, path: str | Path) -> Path:
-    import os
-    import tempfile
+    from asegraph.models.checkpoint import atomic_write_bytes
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    fig.savefig(tmp, dpi=150, bbox_inches="tight")
-    os.replace(tmp, path)  # atomic: a reader never sees half a PNG
+    fmt = path.suffix.lstrip(".") or "png"
+    # atomic: a reader never sees half a PNG
+    atomic_write_bytes(
+        path, lambda handle: fig.savefig(handle, format=fmt, dpi=150, bbox_inches="tight")
+    )
     return path
 
 

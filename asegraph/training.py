@@ -323,7 +323,7 @@ class Trainer:
         self.output_dir.mkdir(parents=True, exist_ok=True)
         meta = {  # keep what the model carries (e.g. a smooth-cutoff envelope)
             **getattr(self.model, "metadata", {}),
-            "training": _plain(asdict(self.config)),
+            "training": plain_data(asdict(self.config)),
             "epoch": state["epoch"],
         }
         if improved:
@@ -377,11 +377,14 @@ def _safe_std(y: torch.Tensor) -> np.ndarray:
     return np.where(std > 0, std, 1.0)
 
 
-def _plain(value: Any) -> Any:
+def plain_data(value: Any) -> Any:
+    """Dicts, lists and numpy scalars as plain Python (for JSON and weights-only files)."""
     if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
+        return {k: plain_data(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+        return [plain_data(v) for v in value]
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
     return value
 
 

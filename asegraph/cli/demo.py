@@ -42,6 +42,7 @@ def demo(output_dir: str, max_time: float, seed: int, threads: int, progress: bo
     from asegraph.data.emt_alloys import EXAMPLE_PATH
     from asegraph.graph.crystal_graph import build_graphs
     from asegraph.models.cgcnn import CGCNN, CGCNNConfig
+    from asegraph.models.checkpoint import atomic_write_text
     from asegraph.training import Trainer, TrainingConfig
 
     out = Path(output_dir)
@@ -87,7 +88,7 @@ def demo(output_dir: str, max_time: float, seed: int, threads: int, progress: bo
     predicted = trainer.predict(test_graphs)[:, 0]
     lines = ["id,energy_per_atom_emt,energy_per_atom_cgcnn"]
     lines += [f"alloy-{i},{y:.6f},{p:.6f}" for i, y, p in zip(split["test"], test_y, predicted)]
-    (out / "test_predictions.csv").write_text("\n".join(lines) + "\n")
+    atomic_write_text(out / "test_predictions.csv", "\n".join(lines) + "\n")
     click.echo(
         f"\n{len(frames)} structures, graphs built in {t_graph:.2f} s "
         f"({len(frames) / t_graph:.0f} structures/s)\n"

@@ -42,6 +42,7 @@ def evaluate(
     import torch
 
     from asegraph.exceptions import ParameterError
+    from asegraph.models.checkpoint import atomic_write_text
     from asegraph.models.registry import load_any
     from asegraph.plots import parity_plot, roc_plot
     from asegraph.training import Trainer
@@ -67,7 +68,7 @@ def evaluate(
         figure = parity_plot(
             reference[:, 0], predicted[:, 0], out / "parity.png", config.targets[0], config.units[0]
         )
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     click.echo(", ".join(f"{k} {v:.4g}" for k, v in metrics.items()))
     click.echo(f"wrote {out / 'metrics.json'} and {figure}")
 

@@ -240,6 +240,7 @@ def train(
     from asegraph.exceptions import ParameterError
     from asegraph.models.cgcnn import CGCNNConfig
     from asegraph.models.checkpoint import load_model, save_model
+    from asegraph.training import plain_data
 
     torch.set_num_threads(threads)
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.distributed.is_initialized():
@@ -332,11 +333,11 @@ def train(
     best = load_model(run_dir / "best_model.pt")
     metadata = {
         **best.metadata,
-        "metrics": _plain(metrics),
+        "metrics": plain_data(metrics),
         "training": {"seed": seed, "data": str(data)},
     }
     save_model(best, output, metadata=metadata)
-    Path(f"{output}.metrics.json").write_text(json.dumps(_plain(metrics), indent=2) + "\n")
+    _write_metrics(output, metrics)
     click.echo(_summary(output, metrics))
 
 
@@ -389,6 +390,7 @@ def _train_ensemble(
     """Members on random subsets of the training data (thesis ch. 2.5), then one file."""
     from asegraph.models.checkpoint import load_model
     from asegraph.models.ensemble import Ensemble
+    from asegraph.training import plain_data
 
     members, member_metrics = [], []
     for k in range(n_members):
@@ -401,7 +403,7 @@ def _train_ensemble(
         trainer = _train_one(
             train_set.subset(chosen), val_set, config, settings, member_dir, seed + k, progress
         )
-        member_metrics.append(_plain(_metrics(trainer, val_set, None)))
+        member_metrics.append(plain_data(_metrics(trainer, val_set, None)))
         members.append(load_model(member_dir / "best_model.pt"))
     ensemble = Ensemble(
         members, metadata={"subsample": subsample, "seed": seed, "members": member_metrics}
@@ -410,7 +412,7 @@ def _train_ensemble(
     metrics = {"members": member_metrics}
     if test_set is not None and len(test_set):
         metrics["test"] = _ensemble_test_metrics(ensemble, test_set)
-    Path(f"{output}.metrics.json").write_text(json.dumps(_plain(metrics), indent=2) + "\n")
+    _write_metrics(output, metrics)
     click.echo(f"wrote ensemble of {n_members} members to {output}")
     if "test" in metrics:
         click.echo("test : " + ", ".join(f"{k} {v:.4g}" for k, v in metrics["test"].items()))
@@ -441,12 +443,11 @@ def _spearman(a: np.ndarray, b: np.ndarray) -> float:
     return float(spearmanr(a, b).statistic)
 
 
-def _plain(value):
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (np.floating, np.integer)):
-        return value.item()
-    return value
+def _write_metrics(output: str, metrics: dict) -> None:
+    from asegraph.models.checkpoint import atomic_write_text
+    from asegraph.training import plain_data
+
+    atomic_write_text(f"{output}.metrics.json", json.dumps(plain_data(metrics), indent=2) + "\n")
 
 
 def _summary(output: str, metrics: dict) -> str:

@@ -50,7 +50,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from asegraph.exceptions import InputFileError, StructureError
+from asegraph.exceptions import InputFileError
 
 #: Number of elements covered by :meth:`AtomFeatureTable.table21`.
 TABLE21_MAX_Z = 100
@@ -85,23 +85,6 @@ class AtomFeatureTable:
     @property
     def n_features(self) -> int:
         return int(self.table.shape[1])
-
-    def check_numbers(self, numbers: np.ndarray, structure: str = "<structure>") -> None:
-        """Raise :class:`StructureError` if an element has no features in this table."""
-        from ase.data import chemical_symbols
-
-        numbers = np.asarray(numbers)
-        inside = numbers < len(self.known)
-        ok = np.zeros(len(numbers), dtype=bool)
-        ok[inside] = self.known[numbers[inside]]
-        if not ok.all():
-            z = int(numbers[~ok][0])
-            symbol = chemical_symbols[z] if z < len(chemical_symbols) else str(z)
-            raise StructureError(
-                f"structure {structure!r}: element {symbol} (Z={z}) has no features in the "
-                f"atom feature table {self.name!r} of this model; it covers "
-                f"{int(self.known.sum())} elements — use a model trained with that element"
-            )
 
     @classmethod
     def from_atom_init(cls, path: str | Path) -> AtomFeatureTable:

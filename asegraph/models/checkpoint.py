@@ -64,6 +64,11 @@ def atomic_write_bytes(path: str | Path, write) -> None:
         raise
 
 
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` atomically."""
+    atomic_write_bytes(path, lambda handle: handle.write(text.encode()))
+
+
 def save_model(model: CGCNN, path: str | Path, metadata: dict[str, Any] | None = None) -> Path:
     """Write ``model`` to ``path`` atomically (temporary file + rename)."""
     payload = {
