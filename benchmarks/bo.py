@@ -43,8 +43,9 @@ F_STAR = 3.32237
 ACTIVE14 = (0, 3, 5, 7, 10, 12)
 
 
-def run_one(problem: str, strategy: str, seed: int, evals: int, n_initial: int, batch: int,
-            noise: float) -> dict:
+def run_one(
+    problem: str, strategy: str, seed: int, evals: int, n_initial: int, batch: int, noise: float
+) -> dict:
     """One BO run; returns the normalised best-so-far curve and final diagnostics."""
     import torch
 
@@ -76,8 +77,14 @@ def run_one(problem: str, strategy: str, seed: int, evals: int, n_initial: int, 
         it += 1
     fx = f(x)
     bsf = np.maximum.accumulate(fx) / F_STAR
-    out = {"problem": problem, "strategy": strategy, "seed": seed, "bsf": bsf.tolist(),
-           "regret": float(F_STAR - fx.max()), "seconds": time.perf_counter() - t0}
+    out = {
+        "problem": problem,
+        "strategy": strategy,
+        "seed": seed,
+        "bsf": bsf.tolist(),
+        "regret": float(F_STAR - fx.max()),
+        "seconds": time.perf_counter() - t0,
+    }
     if problem == "embedded14":
         inv = GPSurrogate(seed=seed).fit(x, y).inverse_lengthscales
         inert = [k for k in range(dim) if k not in ACTIVE14]
@@ -116,12 +123,26 @@ def main(argv=None) -> None:
     p.add_argument("--noise", type=float, default=0.05)
     p.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
     p.add_argument("--json", default=None, help="write all runs to this JSON file")
-    p.add_argument("--results", default=None, help="append runs to this JSON-lines file; "
-                   "runs already in it are not repeated")
+    p.add_argument(
+        "--results",
+        default=None,
+        help="append runs to this JSON-lines file; runs already in it are not repeated",
+    )
     args = p.parse_args(argv)
-    jobs = [(pr, st, s, args.evals_h6 if pr == "hartmann6" else args.evals_14d, args.n_initial,
-             args.batch, args.noise)
-            for pr in args.problems for s in range(args.seeds) for st in args.strategies]
+    jobs = [
+        (
+            pr,
+            st,
+            s,
+            args.evals_h6 if pr == "hartmann6" else args.evals_14d,
+            args.n_initial,
+            args.batch,
+            args.noise,
+        )
+        for pr in args.problems
+        for s in range(args.seeds)
+        for st in args.strategies
+    ]
     done = _load_results(args.results)  # seeds outermost: a partial run covers every strategy
     todo = [job for job in jobs if _key(*job) not in done]
     t0 = time.perf_counter()
@@ -138,10 +159,14 @@ def main(argv=None) -> None:
                     os.fsync(fh.fileno())
     wall = time.perf_counter() - t0
     runs = [done[_key(*job)] for job in jobs if _key(*job) in done]
-    print(f"# {len(runs)} runs ({len(todo)} new), {args.seeds} seeds, batch {args.batch}, "
-          f"{args.n_initial} initial, noise sd {args.noise}, wall {wall:.0f} s")
-    print(f"{'problem':<12} {'strategy':<9} {'evals':>5} {'median nBSF':>11} {'IQR':>13} "
-          f"{'median regret':>13} {'s/run':>7} {'active>inert':>12}")
+    print(
+        f"# {len(runs)} runs ({len(todo)} new), {args.seeds} seeds, batch {args.batch}, "
+        f"{args.n_initial} initial, noise sd {args.noise}, wall {wall:.0f} s"
+    )
+    print(
+        f"{'problem':<12} {'strategy':<9} {'evals':>5} {'median nBSF':>11} {'IQR':>13} "
+        f"{'median regret':>13} {'s/run':>7} {'active>inert':>12}"
+    )
     for pr in args.problems:
         for st in args.strategies:
             rs = [r for r in runs if r["problem"] == pr and r["strategy"] == st]
@@ -152,11 +177,15 @@ def main(argv=None) -> None:
             q25, q75 = np.percentile(final, [25, 75])
             extra = ""
             if pr == "embedded14" and st != "random":
-                extra = (f"{sum(r['active_above_inert'] for r in rs)}/{len(rs)} "
-                         f"(top6 {np.mean([r['active_in_top6'] for r in rs]):.1f})")
-            print(f"{pr:<12} {st:<9} {len(rs[0]['bsf']):>5} {np.median(final):>11.3f} "
-                  f"{q25:>6.3f}-{q75:<6.3f} {np.median(reg):>13.3f} "
-                  f"{np.mean([r['seconds'] for r in rs]):>7.1f} {extra:>12}")
+                extra = (
+                    f"{sum(r['active_above_inert'] for r in rs)}/{len(rs)} "
+                    f"(top6 {np.mean([r['active_in_top6'] for r in rs]):.1f})"
+                )
+            print(
+                f"{pr:<12} {st:<9} {len(rs[0]['bsf']):>5} {np.median(final):>11.3f} "
+                f"{q25:>6.3f}-{q75:<6.3f} {np.median(reg):>13.3f} "
+                f"{np.mean([r['seconds'] for r in rs]):>7.1f} {extra:>12}"
+            )
     if args.json:
         with open(args.json, "w") as fh:
             json.dump({"args": vars(args), "runs": runs}, fh)

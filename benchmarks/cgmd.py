@@ -29,15 +29,24 @@ def main(argv=None) -> None:
     p.add_argument("--lammps-steps", type=int, default=2000)
     p.add_argument("--coulomb", default="ewald", choices=["ewald", "dsf"])
     args = p.parse_args(argv)
-    print(f"{'beads':>6} {'ions':>5} {'backend':<7} {'coulomb':<7} {'steps':>6} "
-          f"{'steps/s':>9} {'ns/day':>8}")
+    print(
+        f"{'beads':>6} {'ions':>5} {'backend':<7} {'coulomb':<7} {'steps':>6} "
+        f"{'steps/s':>9} {'ns/day':>8}"
+    )
     for size in args.sizes:
         n_chains, length = SIZES[size]
         for backend in args.backends:
             steps = args.ase_steps if backend == "ase" else args.lammps_steps
-            s = CGMDSettings(n_chains=n_chains, chain_length=length, n_minimize=100,
-                             n_equil=0, n_prod=max(steps, 32 * 4), stride=4,
-                             coulomb=args.coulomb, backend=backend)
+            s = CGMDSettings(
+                n_chains=n_chains,
+                chain_length=length,
+                n_minimize=100,
+                n_equil=0,
+                n_prod=max(steps, 32 * 4),
+                stride=4,
+                coulomb=args.coulomb,
+                backend=backend,
+            )
             atoms = prepare_system(PEO_LITFSI_REFERENCE, s, seed=0)
             n_ions = int((atoms.get_initial_charges() != 0).sum())
             if backend == "lammps":
@@ -51,8 +60,11 @@ def main(argv=None) -> None:
                 _, per_step = run_ase_md(atoms, s, seed=0)
             rate = 1.0 / per_step
             ns_day = rate * s.timestep_fs * 86400 * 1e-6
-            print(f"{len(atoms):>6} {n_ions:>5} {backend:<7} {args.coulomb:<7} {s.n_prod:>6} "
-                  f"{rate:>9.1f} {ns_day:>8.2f}", flush=True)
+            print(
+                f"{len(atoms):>6} {n_ions:>5} {backend:<7} {args.coulomb:<7} {s.n_prod:>6} "
+                f"{rate:>9.1f} {ns_day:>8.2f}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

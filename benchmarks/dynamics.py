@@ -113,25 +113,34 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
 
-    print(f"{args.frames} frames, {args.atoms} atoms, 12 neighbours within 6 Å, every atom a "
-          f"target; peak = tracemalloc peak of graph construction")
+    print(
+        f"{args.frames} frames, {args.atoms} atoms, 12 neighbours within 6 Å, every atom a "
+        f"target; peak = tracemalloc peak of graph construction"
+    )
     print("frames/s as wall clock | CPU time of this process (differs when the CPU is shared)")
-    print(f"{'box':<13}{'read f/s':>16}{'graph f/s':>14}{'graph+inference f/s':>21}"
-          f"{'store MB':>9}{'peak MB':>9}{'peak MB, 1/4 traj':>19}")
+    print(
+        f"{'box':<13}{'read f/s':>16}{'graph f/s':>14}{'graph+inference f/s':>21}"
+        f"{'store MB':>9}{'peak MB':>9}{'peak MB, 1/4 traj':>19}"
+    )
     with tempfile.TemporaryDirectory() as folder:
         for triclinic in (False, True):
-            u = make_trajectory(Path(folder) / f"t{int(triclinic)}.dcd", args.atoms,
-                                args.frames, triclinic)
+            u = make_trajectory(
+                Path(folder) / f"t{int(triclinic)}.dcd", args.atoms, args.frames, triclinic
+            )
             r = measure(u, args.atoms, args.frames)
+
             def pair(x):
                 return f"{x[0]:.1f} | {x[1]:.1f}"
 
-            print(f"{'triclinic' if triclinic else 'orthorhombic':<13}{pair(r['read']):>16}"
-                  f"{pair(r['graph']):>14}{pair(r['both']):>21}{r['store'] / 1e6:>9.1f}"
-                  f"{r['peak'] / 1e6:>9.1f}{r['peak_quarter'] / 1e6:>19.1f}")
+            print(
+                f"{'triclinic' if triclinic else 'orthorhombic':<13}{pair(r['read']):>16}"
+                f"{pair(r['graph']):>14}{pair(r['both']):>21}{r['store'] / 1e6:>9.1f}"
+                f"{r['peak'] / 1e6:>9.1f}{r['peak_quarter'] / 1e6:>19.1f}"
+            )
             print(f"{'':<13}load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
-    print("peak - store is the per-frame working memory: the same for the full and the 1/4 "
-          "trajectory")
+    print(
+        "peak - store is the per-frame working memory: the same for the full and the 1/4 trajectory"
+    )
 
 
 if __name__ == "__main__":

@@ -18,8 +18,15 @@ from asegraph.optimize.space import DesignSpace, Parameter
 def main(directory: Path) -> None:
     space = DesignSpace([Parameter(f"x{k}", 0.0, 1.0) for k in range(6)])
     config = CampaignConfig(
-        space=space, name="hartmann6", seed=0, strategy="lp-logei", n_initial=10, batch=4,
-        budget=30, objective="value", evaluator="asegraph.optimize.testfunctions:synthetic",
+        space=space,
+        name="hartmann6",
+        seed=0,
+        strategy="lp-logei",
+        n_initial=10,
+        batch=4,
+        budget=30,
+        objective="value",
+        evaluator="asegraph.optimize.testfunctions:synthetic",
         simulation={"function": "hartmann6", "noise_sd": 0.05},
     )
     campaign = Campaign(config, directory)

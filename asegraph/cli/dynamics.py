@@ -45,10 +45,19 @@ class _FriendlyCommand(click.Command):
 @click.option("--select", "-s", required=True, help="MDAnalysis selection of the target atoms.")
 @click.option("--states", "-k", default=2, type=int, help="Number of Koopman states K.")
 @click.option("--lag", required=True, help="Lag time, e.g. 1ps, 500fs (a number means ps).")
-@click.option("--output", "-o", required=True, type=click.Path(dir_okay=False),
-              help="Output netCDF file; the model and figures go beside it.")
-@click.option("--group", type=click.Choice(["atoms", "residues", "molecules"]), default="atoms",
-              help="Pool target atoms per residue/molecule (e.g. water).")
+@click.option(
+    "--output",
+    "-o",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Output netCDF file; the model and figures go beside it.",
+)
+@click.option(
+    "--group",
+    type=click.Choice(["atoms", "residues", "molecules"]),
+    default="atoms",
+    help="Pool target atoms per residue/molecule (e.g. water).",
+)
 @click.option("--environment", help="Selection of the atoms allowed as neighbours (default all).")
 @click.option("--neighbors", default=12, type=int, help="Nearest neighbours per target atom.")
 @click.option("--cutoff", default=6.0, type=float, help="Neighbour search radius, Å.")
@@ -68,23 +77,73 @@ class _FriendlyCommand(click.Command):
 @click.option("--its-lags", help="Comma-separated lags (ps) for the implied-timescale scan.")
 @click.option("--ck-steps", default=5, type=int, help="CK test up to this many lags.")
 @click.option("--blocks", default=5, type=int, help="Independent subsets for the 95 % intervals.")
-@click.option("--interval-source", type=click.Choice(["time", "targets"]), default="time",
-              help="Intervals from contiguous time blocks or disjoint target subsets.")
-@click.option("--checkpoint", type=click.Path(dir_okay=False),
-              help="Training checkpoint, resumed if it exists.")
-@click.option("--model", "model_file", type=click.Path(exists=True, dir_okay=False),
-              help="Apply a model written by an earlier run instead of training.")
-@click.option("--graph-cache", type=click.Path(dir_okay=False),
-              help="Memory-map the neighbour lists to PATH.*.npy instead of RAM.")
+@click.option(
+    "--interval-source",
+    type=click.Choice(["time", "targets"]),
+    default="time",
+    help="Intervals from contiguous time blocks or disjoint target subsets.",
+)
+@click.option(
+    "--checkpoint",
+    type=click.Path(dir_okay=False),
+    help="Training checkpoint, resumed if it exists.",
+)
+@click.option(
+    "--model",
+    "model_file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Apply a model written by an earlier run instead of training.",
+)
+@click.option(
+    "--graph-cache",
+    type=click.Path(dir_okay=False),
+    help="Memory-map the neighbour lists to PATH.*.npy instead of RAM.",
+)
 @click.option("--figures/--no-figures", default=True)
-@click.option("--threads", default=1, type=int,
-              help="torch threads (1 avoids oversubscribing small shared machines).")
+@click.option(
+    "--threads",
+    default=1,
+    type=int,
+    help="torch threads (1 avoids oversubscribing small shared machines).",
+)
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def main(trajectory, topology, types, traj_format, select, states, lag, output, group,
-         environment, neighbors, cutoff, timestep, start, stop, step, split, epochs, patience,
-         batch_frames, learning_rate, atom_dim, n_conv, hidden_dim, seed, its_lags, ck_steps,
-         blocks, interval_source, checkpoint, model_file, graph_cache, figures, threads,
-         quiet) -> None:
+def main(
+    trajectory,
+    topology,
+    types,
+    traj_format,
+    select,
+    states,
+    lag,
+    output,
+    group,
+    environment,
+    neighbors,
+    cutoff,
+    timestep,
+    start,
+    stop,
+    step,
+    split,
+    epochs,
+    patience,
+    batch_frames,
+    learning_rate,
+    atom_dim,
+    n_conv,
+    hidden_dim,
+    seed,
+    its_lags,
+    ck_steps,
+    blocks,
+    interval_source,
+    checkpoint,
+    model_file,
+    graph_cache,
+    figures,
+    threads,
+    quiet,
+) -> None:
     """Learn Koopman states and timescales of the SELECTed atoms in TRAJECTORY (GDyNet)."""
     import torch
 
@@ -99,24 +158,42 @@ def main(trajectory, topology, types, traj_format, select, states, lag, output, 
     paths = list(trajectory) if len(trajectory) > 1 else trajectory[0]
     universe = load_universe(paths, topology, types, timestep_ps, traj_format)
     analysis = GDyNetAnalysis(
-        universe, select=select, n_states=states, lag=lag, group=group,
-        environment=environment, max_neighbors=neighbors, cutoff=cutoff,
+        universe,
+        select=select,
+        n_states=states,
+        lag=lag,
+        group=group,
+        environment=environment,
+        max_neighbors=neighbors,
+        cutoff=cutoff,
         split=_floats(split, "split"),
-        timestep_ps=timestep_ps, atom_dim=atom_dim, n_conv=n_conv, hidden_dim=hidden_dim,
-        max_epochs=epochs, patience=patience, batch_frames=batch_frames,
-        learning_rate=learning_rate, seed=seed,
+        timestep_ps=timestep_ps,
+        atom_dim=atom_dim,
+        n_conv=n_conv,
+        hidden_dim=hidden_dim,
+        max_epochs=epochs,
+        patience=patience,
+        batch_frames=batch_frames,
+        learning_rate=learning_rate,
+        seed=seed,
         its_lags=None if its_lags is None else _floats(its_lags, "its-lags"),
-        ck_steps=ck_steps, n_blocks=blocks, interval_source=interval_source,
-        checkpoint=checkpoint, model_file=model_file, graph_cache=graph_cache,
+        ck_steps=ck_steps,
+        n_blocks=blocks,
+        interval_source=interval_source,
+        checkpoint=checkpoint,
+        model_file=model_file,
+        graph_cache=graph_cache,
         verbose=not quiet,
     )
     analysis.run(start=start, stop=stop, step=step)
     written = analysis.save(output, figures=figures)
     ds = analysis.results.dataset
     slowest = analysis.results.koopman.slowest_timescale * analysis.frame_ps
-    click.echo(f"slowest implied timescale at lag {analysis.lag_ps:g} ps: {slowest:.3g} ps; "
-               f"CK test {'passed' if ds.attrs['ck_passed'] else 'FAILED'}; populations "
-               + ", ".join(f"{p:.3f}" for p in ds["population"].values))
+    click.echo(
+        f"slowest implied timescale at lag {analysis.lag_ps:g} ps: {slowest:.3g} ps; "
+        f"CK test {'passed' if ds.attrs['ck_passed'] else 'FAILED'}; populations "
+        + ", ".join(f"{p:.3f}" for p in ds["population"].values)
+    )
     for path in written:
         click.echo(f"wrote {path}")
 

@@ -23,12 +23,26 @@ def optimize() -> None:
 @click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--batch", type=int, default=None, help="Evaluations run at once (q).")
 @click.option("--budget", type=int, default=None, help="Total evaluations.")
-@click.option("--scheduler", default=None, metavar="ADDR",
-              help="dask.distributed scheduler address (default: local processes).")
-@click.option("--campaign", "directory", type=click.Path(file_okay=False, path_type=Path),
-              default=None, help="Campaign directory (default: <config dir>/<name>.campaign).")
-@click.option("--executor", type=click.Choice(["processes", "threads"]), default="processes",
-              show_default=True, help="Local executor when no --scheduler is given.")
+@click.option(
+    "--scheduler",
+    default=None,
+    metavar="ADDR",
+    help="dask.distributed scheduler address (default: local processes).",
+)
+@click.option(
+    "--campaign",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Campaign directory (default: <config dir>/<name>.campaign).",
+)
+@click.option(
+    "--executor",
+    type=click.Choice(["processes", "threads"]),
+    default="processes",
+    show_default=True,
+    help="Local executor when no --scheduler is given.",
+)
 @click.option("--progress/--no-progress", default=True, show_default=True)
 def run(config: Path, batch, budget, scheduler, directory, executor, progress) -> None:
     """Start or resume the campaign described by CONFIG (TOML/YAML)."""
@@ -39,11 +53,14 @@ def run(config: Path, batch, budget, scheduler, directory, executor, progress) -
     cfg = CampaignConfig.from_file(config, batch=batch, budget=budget)
     directory = directory or default_directory(config, cfg)
     t0 = time.perf_counter()
-    results = Campaign(cfg, directory).run(executor=executor, scheduler=scheduler,
-                                           progress=progress)
+    results = Campaign(cfg, directory).run(
+        executor=executor, scheduler=scheduler, progress=progress
+    )
     ok = [r for r in results.values() if r["status"] == "ok"]
-    click.echo(f"campaign {directory}: {len(results)} evaluations, {len(ok)} ok, "
-               f"{len(results) - len(ok)} failed ({time.perf_counter() - t0:.0f} s this run)")
+    click.echo(
+        f"campaign {directory}: {len(results)} evaluations, {len(ok)} ok, "
+        f"{len(results) - len(ok)} failed ({time.perf_counter() - t0:.0f} s this run)"
+    )
     if ok:
         best = max(ok, key=lambda r: r["value"])
         click.echo(f"best {cfg.objective} = {best['value']:.6g} (evaluation {best['id']})")
@@ -52,22 +69,41 @@ def run(config: Path, batch, budget, scheduler, directory, executor, progress) -
 
 @optimize.command("report")
 @click.argument("campaign", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Output directory (default: CAMPAIGN/report).")
-@click.option("--points", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="TOML/YAML with [points.NAME] tables to predict with error bars.")
-@click.option("--baseline", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="A random-search campaign to compare the best-so-far curve with.")
-@click.option("--top", type=int, default=3, show_default=True,
-              help="Most important parameters shown in slices and cross sections.")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Output directory (default: CAMPAIGN/report).",
+)
+@click.option(
+    "--points",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="TOML/YAML with [points.NAME] tables to predict with error bars.",
+)
+@click.option(
+    "--baseline",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="A random-search campaign to compare the best-so-far curve with.",
+)
+@click.option(
+    "--top",
+    type=int,
+    default=3,
+    show_default=True,
+    help="Most important parameters shown in slices and cross sections.",
+)
 def report(campaign: Path, out, points, baseline, top) -> None:
     """Figures and summary.json for a campaign directory."""
     from asegraph.optimize.report import make_report
 
     summary = make_report(campaign, out, points=points, baseline=baseline, top=top)
     out = out or campaign / "report"
-    click.echo(f"{summary['n_results']} evaluations ({summary['n_failed']} failed); "
-               f"figures in {out}: {', '.join(summary['figures'])}")
+    click.echo(
+        f"{summary['n_results']} evaluations ({summary['n_failed']} failed); "
+        f"figures in {out}: {', '.join(summary['figures'])}"
+    )
     if "best_value" in summary:
         click.echo(f"best {summary['objective']} = {summary['best_value']:.6g}")
 

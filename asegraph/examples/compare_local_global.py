@@ -47,20 +47,26 @@ def run(output: Path, lag_ps: float = 1.0, max_epochs: int = 10, seed: int = 0) 
     positions = np.stack([u.atoms.positions.copy() for _ in u.trajectory])
     site_types = li_fcc.nearest_site_type(positions[:, li], positions[:, s])
 
-    local = GDyNetAnalysis(u, select="name Li", environment="name S", n_states=2, lag=lag_ps,
-                           max_epochs=max_epochs, seed=seed).run()
+    local = GDyNetAnalysis(
+        u,
+        select="name Li",
+        environment="name S",
+        n_states=2,
+        lag=lag_ps,
+        max_epochs=max_epochs,
+        seed=seed,
+    ).run()
     frame_ps, lag, test = local.frame_ps, local.lag_frames, local.results.blocks[2]
     output.mkdir(parents=True, exist_ok=True)
     write_figures(local.results.dataset, output / "toy_gdynet")
 
     geometric = np.eye(2)[site_types]  # crisp memberships: the MSM of the site labels
-    geo = koopman_analysis(geometric[test.start:test.stop], lag)
-    msm = li_fcc.geometric_msm(site_types[test.start:test.stop], lag)
+    geo = koopman_analysis(geometric[test.start : test.stop], lag)
+    msm = li_fcc.geometric_msm(site_types[test.start : test.stop], lag)
 
     features = global_features(u, local.targets, local.group_index)
-    memberships, _ = global_vampnet(features, lag, local.results.blocks, n_states=2,
-                                    seed=seed)
-    glob = koopman_analysis(memberships[test.start:test.stop], lag)
+    memberships, _ = global_vampnet(features, lag, local.results.blocks, n_states=2, seed=seed)
+    glob = koopman_analysis(memberships[test.start : test.stop], lag)
 
     rows = {
         "geometric MSM": (geo, site_types),
@@ -68,11 +74,15 @@ def run(output: Path, lag_ps: float = 1.0, max_epochs: int = 10, seed: int = 0) 
         "global VAMPnet": (glob, np.argmax(memberships, axis=2)),
     }
     summary = {"deeptime_msm_timescale_ps": float(msm.timescales()[0] * frame_ps)}
-    print(f"toy system: {len(li)} Li, {len(s)} S, {u.trajectory.n_frames} frames of "
-          f"{frame_ps:g} ps; test block {test.start * frame_ps:g}-{test.stop * frame_ps:g} ps; "
-          f"lag {lag * frame_ps:g} ps")
-    print(f"deeptime MaximumLikelihoodMSM of the site labels: slowest timescale "
-          f"{summary['deeptime_msm_timescale_ps']:.3f} ps")
+    print(
+        f"toy system: {len(li)} Li, {len(s)} S, {u.trajectory.n_frames} frames of "
+        f"{frame_ps:g} ps; test block {test.start * frame_ps:g}-{test.stop * frame_ps:g} ps; "
+        f"lag {lag * frame_ps:g} ps"
+    )
+    print(
+        f"deeptime MaximumLikelihoodMSM of the site labels: slowest timescale "
+        f"{summary['deeptime_msm_timescale_ps']:.3f} ps"
+    )
     print(f"{'model':<16}{'t1 (ps)':>9}{'95% interval':>18}{'agree':>8}{'CK':>6}   K(tau)")
     index = int(np.argmin(np.abs(geo.its_lags - lag)))
     for name, (result, states) in rows.items():
@@ -80,8 +90,10 @@ def run(output: Path, lag_ps: float = 1.0, max_epochs: int = 10, seed: int = 0) 
         low, high = result.its_lower[index, 0] * frame_ps, result.its_upper[index, 0] * frame_ps
         agree = site_agreement(states, site_types)
         matrix = np.array2string(result.koopman_matrix, precision=3).replace("\n", "")
-        print(f"{name:<16}{t1:>9.3f}{f'[{low:.2f}, {high:.2f}]':>18}{agree:>8.3f}"
-              f"{'pass' if result.ck_passed else 'FAIL':>6}   {matrix}")
+        print(
+            f"{name:<16}{t1:>9.3f}{f'[{low:.2f}, {high:.2f}]':>18}{agree:>8.3f}"
+            f"{'pass' if result.ck_passed else 'FAIL':>6}   {matrix}"
+        )
         summary[name] = {"timescale_ps": t1, "agreement": agree, "ck_passed": result.ck_passed}
 
     ds = local.results.dataset

@@ -116,10 +116,11 @@ def make_li_fcc(n_cells: int = 2, n_li: int = 16, a: float = 5.7, seed: int = 0)
         :class:`LiSulfurCalculator` attached.
     """
     rng = np.random.default_rng(seed)
-    cells = np.array([[i, j, k] for i in range(n_cells) for j in range(n_cells)
-                      for k in range(n_cells)])
+    cells = np.array(
+        [[i, j, k] for i in range(n_cells) for j in range(n_cells) for k in range(n_cells)]
+    )
     sulfur = (cells[:, None, :] + FCC_BASIS[None]).reshape(-1, 3) * a
-    sites = (cells[:, None, :] + np.vstack([OCTAHEDRAL_SITES, TETRAHEDRAL_SITES])[None])
+    sites = cells[:, None, :] + np.vstack([OCTAHEDRAL_SITES, TETRAHEDRAL_SITES])[None]
     sites = sites.reshape(-1, 3) * a
     if n_li > len(sites):
         raise ValueError(f"n_li={n_li} exceeds the {len(sites)} interstitial sites")
@@ -159,8 +160,14 @@ def run_md(
     rng = np.random.default_rng(seed)
     thermalize_momenta(atoms, temperature_K=temperature_K, rng=rng)
     atoms.set_constraint(FixCom())
-    dynamics = Langevin(atoms, timestep_fs * units.fs, temperature_K=temperature_K,
-                        friction=friction_per_fs / units.fs, fixcm=False, rng=rng)
+    dynamics = Langevin(
+        atoms,
+        timestep_fs * units.fs,
+        temperature_K=temperature_K,
+        friction=friction_per_fs / units.fs,
+        fixcm=False,
+        rng=rng,
+    )
     frames = np.empty((n_frames, len(atoms), 3), dtype=np.float32)
     iterator = range(n_frames)
     if progress:
@@ -218,14 +225,18 @@ def geometric_msm(site_types: np.ndarray, lag: int):
     from deeptime.markov import TransitionCountEstimator
     from deeptime.markov.msm import MaximumLikelihoodMSM
 
-    dtrajs = [np.ascontiguousarray(site_types[:, i], dtype=np.int32)
-              for i in range(site_types.shape[1])]
+    dtrajs = [
+        np.ascontiguousarray(site_types[:, i], dtype=np.int32) for i in range(site_types.shape[1])
+    ]
     counts = TransitionCountEstimator(lag, "sliding").fit(dtrajs).fetch_model()
     return MaximumLikelihoodMSM(reversible=True).fit(counts).fetch_model()
 
 
 def write_trajectory(
-    frames: np.ndarray, atoms: Atoms, trajectory: str | Path, topology: str | Path,
+    frames: np.ndarray,
+    atoms: Atoms,
+    trajectory: str | Path,
+    topology: str | Path,
     frame_ps: float,
 ) -> None:
     """Write ``frames`` as DCD (with ``frame_ps`` between frames) plus a PDB topology.
@@ -273,14 +284,22 @@ def shipped_trajectory() -> tuple[Path, Path]:
 
 
 def generate(
-    trajectory: str | Path, topology: str | Path, n_frames: int = 3000, interval: int = 50,
-    timestep_fs: float = 2.0, temperature_K: float = 400.0, n_cells: int = 2, n_li: int = 16,
-    seed: int = 0, progress: bool = True,
+    trajectory: str | Path,
+    topology: str | Path,
+    n_frames: int = 3000,
+    interval: int = 50,
+    timestep_fs: float = 2.0,
+    temperature_K: float = 400.0,
+    n_cells: int = 2,
+    n_li: int = 16,
+    seed: int = 0,
+    progress: bool = True,
 ) -> None:
     """Simulate the toy system and write it (the shipped file used the defaults)."""
     atoms = make_li_fcc(n_cells=n_cells, n_li=n_li, seed=seed)
-    frames = run_md(atoms, n_frames, interval, timestep_fs, temperature_K, seed=seed,
-                    progress=progress)
+    frames = run_md(
+        atoms, n_frames, interval, timestep_fs, temperature_K, seed=seed, progress=progress
+    )
     write_trajectory(frames, atoms, trajectory, topology, interval * timestep_fs / 1000.0)
 
 

@@ -42,8 +42,9 @@ __all__ = ["STRATEGIES", "LocalPenalization", "lipschitz_constant", "propose"]
 STRATEGIES = ("lp-logei", "lp-ucb", "qlognei", "random", "sobol")
 
 
-def lipschitz_constant(surrogate: GPSurrogate, *, seed: int, n_samples: int = 1024,
-                       n_refine: int = 8, steps: int = 20) -> float:
+def lipschitz_constant(
+    surrogate: GPSurrogate, *, seed: int, n_samples: int = 1024, n_refine: int = 8, steps: int = 20
+) -> float:
     """Estimate L = max_x ‖∇_x μ(x)‖ over the unit cube.
 
     Gradient norms of the posterior mean (autograd) at scrambled-Sobol points
@@ -68,8 +69,7 @@ def lipschitz_constant(surrogate: GPSurrogate, *, seed: int, n_samples: int = 10
         (g,) = torch.autograd.grad(model.posterior(x).mean.sum(), x)
         return g.norm(dim=-1).numpy()
 
-    pts = np.vstack([qmc.Sobol(d, scramble=True, seed=seed).random(n_samples),
-                     surrogate.train_x])
+    pts = np.vstack([qmc.Sobol(d, scramble=True, seed=seed).random(n_samples), surrogate.train_x])
     norms = grad_norm(pts)
     order = np.argsort(-norms)[:n_refine]
     top, top_n = pts[order], norms[order]
@@ -93,8 +93,9 @@ def max_posterior_mean(surrogate: GPSurrogate, *, seed: int, n_samples: int = 10
     from scipy.stats import qmc
 
     d = surrogate.train_x.shape[1]
-    pts = np.vstack([qmc.Sobol(d, scramble=True, seed=seed + 1).random(n_samples),
-                     surrogate.train_x])
+    pts = np.vstack(
+        [qmc.Sobol(d, scramble=True, seed=seed + 1).random(n_samples), surrogate.train_x]
+    )
     return float(surrogate.predict(pts)[0].max())
 
 
@@ -118,8 +119,15 @@ class LocalPenalization(AcquisitionFunction):
         log softplus((α - ȳ) / s_y) for UCB.
     """
 
-    def __init__(self, surrogate: GPSurrogate, base, pending: np.ndarray, lipschitz: float,
-                 best: float, transform: str = "log"):
+    def __init__(
+        self,
+        surrogate: GPSurrogate,
+        base,
+        pending: np.ndarray,
+        lipschitz: float,
+        best: float,
+        transform: str = "log",
+    ):
         super().__init__(surrogate.model)
         self.base = base
         self.transform = transform
@@ -144,8 +152,9 @@ class LocalPenalization(AcquisitionFunction):
     def forward(self, X: torch.Tensor) -> torch.Tensor:
         val = self.base(X)  # [b]
         if self.transform == "softplus":
-            val = torch.log(torch.nn.functional.softplus((val - self.y_mean) / self.y_std)
-                            .clamp_min(1e-300))
+            val = torch.log(
+                torch.nn.functional.softplus((val - self.y_mean) / self.y_std).clamp_min(1e-300)
+            )
         return val + self.log_penalty(X[..., 0, :])
 
 
@@ -153,14 +162,25 @@ def _optimize(acqf, d: int, q: int, seed: int, restarts: int, raw: int) -> np.nd
     from botorch.optim import optimize_acqf
 
     bounds = torch.stack([torch.zeros(d, dtype=DTYPE), torch.ones(d, dtype=DTYPE)])
-    cand, _ = optimize_acqf(acqf, bounds=bounds, q=q, num_restarts=restarts,
-                            raw_samples=raw, options={"seed": seed})
+    cand, _ = optimize_acqf(
+        acqf, bounds=bounds, q=q, num_restarts=restarts, raw_samples=raw, options={"seed": seed}
+    )
     return cand.detach().numpy().reshape(q, d)
 
 
-def propose(surrogate: GPSurrogate | None, q: int, *, strategy: str, seed: int, dim: int,
-            pending: np.ndarray | None = None, n_done: int = 0, beta: float = 2.0,
-            num_restarts: int = 8, raw_samples: int = 256) -> np.ndarray:
+def propose(
+    surrogate: GPSurrogate | None,
+    q: int,
+    *,
+    strategy: str,
+    seed: int,
+    dim: int,
+    pending: np.ndarray | None = None,
+    n_done: int = 0,
+    beta: float = 2.0,
+    num_restarts: int = 8,
+    raw_samples: int = 256,
+) -> np.ndarray:
     """Propose ``q`` new unit-cube points.
 
     Parameters
@@ -210,9 +230,11 @@ def propose(surrogate: GPSurrogate | None, q: int, *, strategy: str, seed: int, 
         from botorch.sampling import SobolQMCNormalSampler
 
         acqf = qLogNoisyExpectedImprovement(
-            model, X_baseline=as_tensor(surrogate.train_x),
+            model,
+            X_baseline=as_tensor(surrogate.train_x),
             sampler=SobolQMCNormalSampler(sample_shape=torch.Size([128]), seed=seed),
-            X_pending=as_tensor(pending) if len(pending) else None, prune_baseline=True,
+            X_pending=as_tensor(pending) if len(pending) else None,
+            prune_baseline=True,
         )
         return _optimize(acqf, dim, q, seed, num_restarts, raw_samples)
     from botorch.acquisition.analytic import LogExpectedImprovement, UpperConfidenceBound

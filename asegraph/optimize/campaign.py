@@ -57,8 +57,20 @@ from asegraph.optimize.store import CampaignStore
 
 __all__ = ["CampaignConfig", "Campaign", "evaluate", "make_executor"]
 
-_CAMPAIGN_KEYS = {"name", "seed", "strategy", "n_initial", "batch", "budget", "objective",
-                  "transform", "failed", "include_reference", "evaluator", "beta"}
+_CAMPAIGN_KEYS = {
+    "name",
+    "seed",
+    "strategy",
+    "n_initial",
+    "batch",
+    "budget",
+    "objective",
+    "transform",
+    "failed",
+    "include_reference",
+    "evaluator",
+    "beta",
+}
 
 
 @dataclass
@@ -83,7 +95,8 @@ class CampaignConfig:
     def __post_init__(self) -> None:
         if self.strategy not in STRATEGIES:
             raise ParameterError(
-                f"campaign.strategy must be one of {list(STRATEGIES)}, got {self.strategy!r}")
+                f"campaign.strategy must be one of {list(STRATEGIES)}, got {self.strategy!r}"
+            )
         for key in ("batch", "budget"):
             if int(getattr(self, key)) < 1:
                 raise ParameterError(f"campaign.{key} must be >= 1, got {getattr(self, key)}")
@@ -91,19 +104,21 @@ class CampaignConfig:
             raise ParameterError(f"campaign.n_initial must be >= 0, got {self.n_initial}")
         if self.transform not in ("identity", "log10"):
             raise ParameterError(
-                f"campaign.transform must be 'identity' or 'log10', got {self.transform!r}")
+                f"campaign.transform must be 'identity' or 'log10', got {self.transform!r}"
+            )
         if self.failed not in ("worst", "skip"):
-            raise ParameterError(
-                f"campaign.failed must be 'worst' or 'skip', got {self.failed!r}")
+            raise ParameterError(f"campaign.failed must be 'worst' or 'skip', got {self.failed!r}")
         if self.evaluator != "cgmd" and ":" not in self.evaluator:
             raise ParameterError(
-                f"campaign.evaluator must be 'cgmd' or 'module:function', got {self.evaluator!r}")
+                f"campaign.evaluator must be 'cgmd' or 'module:function', got {self.evaluator!r}"
+            )
         if self.evaluator == "cgmd":
             from asegraph.optimize.cgmd.md import CGMDSettings
 
             sim = dict(self.simulation)
-            if "secondary_ratio" not in sim and any(n.startswith(("r_ss", "eps_ss"))
-                                                    for n in self.space.names):
+            if "secondary_ratio" not in sim and any(
+                n.startswith(("r_ss", "eps_ss")) for n in self.space.names
+            ):
                 sim["secondary_ratio"] = 0.2  # thesis: one secondary site per 5 EO
             self.simulation = CGMDSettings.from_dict(sim, source="[simulation]").to_dict()
 
@@ -117,17 +132,20 @@ class CampaignConfig:
         return cls.from_dict(data, source=str(path), base=path.parent, **overrides)
 
     @classmethod
-    def from_dict(cls, data: Mapping, *, source: str = "config", base: Path | None = None,
-                  **overrides) -> CampaignConfig:
+    def from_dict(
+        cls, data: Mapping, *, source: str = "config", base: Path | None = None, **overrides
+    ) -> CampaignConfig:
         unknown = sorted(set(data) - {"campaign", "space", "simulation"})
         if unknown:
             raise InputFileError(
-                f"{source}: unknown tables {unknown}; expected [campaign], [space], [simulation]")
+                f"{source}: unknown tables {unknown}; expected [campaign], [space], [simulation]"
+            )
         camp = dict(data.get("campaign", {}))
         bad = sorted(set(camp) - _CAMPAIGN_KEYS)
         if bad:
             raise InputFileError(
-                f"{source}: unknown [campaign] keys {bad}; allowed: {sorted(_CAMPAIGN_KEYS)}")
+                f"{source}: unknown [campaign] keys {bad}; allowed: {sorted(_CAMPAIGN_KEYS)}"
+            )
         camp.update({k: v for k, v in overrides.items() if v is not None})
         if "space" not in data:
             raise InputFileError(f"{source}: missing [space] table; add builtin or parameters")
@@ -146,9 +164,15 @@ class CampaignConfig:
 
     def identity(self) -> dict:
         """The keys a resumed campaign must share with the stored one."""
-        return {"space": self.space.to_dict(), "seed": self.seed, "strategy": self.strategy,
-                "objective": self.objective, "evaluator": self.evaluator,
-                "n_initial": self.n_initial, "simulation": dict(self.simulation)}
+        return {
+            "space": self.space.to_dict(),
+            "seed": self.seed,
+            "strategy": self.strategy,
+            "objective": self.objective,
+            "evaluator": self.evaluator,
+            "n_initial": self.n_initial,
+            "simulation": dict(self.simulation),
+        }
 
 
 # ------------------------------------------------------------------- evaluation
@@ -179,17 +203,28 @@ def evaluate(evaluator: str, params: dict, settings: dict, seed: int, objective:
         result = fn(params, settings, seed=seed)
         value = float(result.get(objective, result.get("value", math.nan)))
         unc = float(result.get(f"{objective}_err", result.get("uncertainty", math.nan)))
-        status, error = ("ok", None) if math.isfinite(value) else (
-            "failed", f"non-finite {objective} = {value}")
+        status, error = (
+            ("ok", None)
+            if math.isfinite(value)
+            else ("failed", f"non-finite {objective} = {value}")
+        )
     except Exception as exc:  # recorded, campaign continues
         result, value, unc = {}, math.nan, math.nan
         status, error = "failed", f"{type(exc).__name__}: {exc}"
-    return {"status": status, "value": value, "uncertainty": unc, "result": result,
-            "error": error, "wall_s": time.perf_counter() - t0, "host": socket.gethostname()}
+    return {
+        "status": status,
+        "value": value,
+        "uncertainty": unc,
+        "result": result,
+        "error": error,
+        "wall_s": time.perf_counter() - t0,
+        "host": socket.gethostname(),
+    }
 
 
-def make_executor(kind: str = "processes", workers: int = 4,
-                  scheduler: str | None = None, timeout_s: float = 10.0) -> Executor:
+def make_executor(
+    kind: str = "processes", workers: int = 4, scheduler: str | None = None, timeout_s: float = 10.0
+) -> Executor:
     """A :class:`concurrent.futures.Executor`: processes (spawn), threads, or dask.
 
     With ``scheduler`` (e.g. ``"tcp://host:8786"``) the executor of a
@@ -201,12 +236,14 @@ def make_executor(kind: str = "processes", workers: int = 4,
             from distributed import Client
         except ImportError as exc:
             raise ParameterError(
-                "--scheduler needs dask.distributed; pip install 'dask[distributed]'") from exc
+                "--scheduler needs dask.distributed; pip install 'dask[distributed]'"
+            ) from exc
         try:
             client = Client(scheduler, timeout=timeout_s)
         except OSError as exc:
             raise ParameterError(
-                f"--scheduler {scheduler!r}: cannot connect ({exc}); check the address") from exc
+                f"--scheduler {scheduler!r}: cannot connect ({exc}); check the address"
+            ) from exc
         ex = client.get_executor(pure=False)
         ex._asegraph_client = client
         return ex
@@ -245,10 +282,16 @@ class Campaign:
         from asegraph import __version__
 
         if not self.store.exists:
-            self.store.append({"type": "header", "program": "asegraph",
-                               "program_version": __version__, "created": time.time(),
-                               "config": self.config.to_dict(),
-                               "identity": self.config.identity()})
+            self.store.append(
+                {
+                    "type": "header",
+                    "program": "asegraph",
+                    "program_version": __version__,
+                    "created": time.time(),
+                    "config": self.config.to_dict(),
+                    "identity": self.config.identity(),
+                }
+            )
         records = self.store.load()
         header, proposed, results = self.store.summarize(records)
         stored, mine = header.get("identity", {}), _jsonish(self.config.identity())
@@ -256,7 +299,8 @@ class Campaign:
         if diff:
             raise InputFileError(
                 f"campaign {str(self.store.directory)!r} was started with a different {diff}; "
-                "resume with the original config or choose a new --campaign directory")
+                "resume with the original config or choose a new --campaign directory"
+            )
         return proposed, results
 
     def training_data(self, results: Mapping[int, dict]) -> tuple[np.ndarray, np.ndarray]:
@@ -284,8 +328,9 @@ class Campaign:
             if i == 0 and cfg.include_reference:
                 rows.append(space.reference_unit())
             else:
-                rows.append(propose(None, 1, strategy="sobol", seed=cfg.seed, dim=space.dim,
-                                    n_done=i)[0])
+                rows.append(
+                    propose(None, 1, strategy="sobol", seed=cfg.seed, dim=space.dim, n_done=i)[0]
+                )
         k_model = k - len(rows)
         if k_model:
             x, y = self.training_data(results)
@@ -293,8 +338,16 @@ class Campaign:
             pend = np.vstack([pending, *rows]) if rows else pending
             if cfg.strategy in ("random", "sobol") or len(np.unique(y)) < 2:
                 strat = cfg.strategy if cfg.strategy in ("random", "sobol") else "sobol"
-                rows.extend(propose(None, k_model, strategy=strat, seed=cfg.seed, dim=space.dim,
-                                    n_done=first_id + len(rows)))
+                rows.extend(
+                    propose(
+                        None,
+                        k_model,
+                        strategy=strat,
+                        seed=cfg.seed,
+                        dim=space.dim,
+                        n_done=first_id + len(rows),
+                    )
+                )
             else:
                 import torch
 
@@ -305,15 +358,30 @@ class Campaign:
                 torch.set_num_threads(1)
                 try:
                     gp = GPSurrogate(seed=seed).fit(x, y)
-                    rows.extend(propose(gp, k_model, strategy=cfg.strategy, seed=seed,
-                                        dim=space.dim, pending=pend, beta=cfg.beta))
+                    rows.extend(
+                        propose(
+                            gp,
+                            k_model,
+                            strategy=cfg.strategy,
+                            seed=seed,
+                            dim=space.dim,
+                            pending=pend,
+                            beta=cfg.beta,
+                        )
+                    )
                 finally:
                     torch.set_num_threads(threads)
         return np.clip(np.array(rows, dtype=np.float64).reshape(k, space.dim), 0.0, 1.0)
 
     # ------------------------------------------------------------------- run
-    def run(self, *, executor: str = "processes", scheduler: str | None = None,
-            progress: bool = True, stop_after: int | None = None) -> dict[int, dict]:
+    def run(
+        self,
+        *,
+        executor: str = "processes",
+        scheduler: str | None = None,
+        progress: bool = True,
+        stop_after: int | None = None,
+    ) -> dict[int, dict]:
         """Run (or resume) until ``budget`` evaluations have finished.
 
         Parameters
@@ -343,8 +411,13 @@ class Campaign:
             todo = [proposed[i] for i in sorted(proposed) if i not in results]
             next_id = max(proposed, default=-1) + 1
             pool = make_executor(executor, cfg.batch, scheduler)
-            bar = tqdm(total=cfg.budget, initial=len(results), disable=not progress,
-                       desc=cfg.name, unit="eval")
+            bar = tqdm(
+                total=cfg.budget,
+                initial=len(results),
+                disable=not progress,
+                desc=cfg.name,
+                unit="eval",
+            )
             running: dict[Future, dict] = {}
             new = 0
             try:
@@ -352,18 +425,25 @@ class Campaign:
                     while todo and len(running) < cfg.batch:
                         rec = todo.pop(0)
                         running[self._submit(pool, rec)] = rec
-                    free = min(cfg.batch - len(running),
-                               cfg.budget - len(results) - len(running) - len(todo))
+                    free = min(
+                        cfg.batch - len(running),
+                        cfg.budget - len(results) - len(running) - len(todo),
+                    )
                     if free > 0 and not todo:
                         pend = np.array([r["x"] for r in running.values()]).reshape(
-                            -1, cfg.space.dim)
+                            -1, cfg.space.dim
+                        )
                         xs = self._propose(free, next_id, results, pend)
                         for x in xs:
-                            rec = {"type": "proposed", "id": next_id, "x": x.tolist(),
-                                   "params": cfg.space.to_params(x),
-                                   "seed": _eval_seed(cfg.seed, next_id),
-                                   "strategy": cfg.strategy if next_id >= cfg.n_initial
-                                   else "initial", "time": time.time()}
+                            rec = {
+                                "type": "proposed",
+                                "id": next_id,
+                                "x": x.tolist(),
+                                "params": cfg.space.to_params(x),
+                                "seed": _eval_seed(cfg.seed, next_id),
+                                "strategy": cfg.strategy if next_id >= cfg.n_initial else "initial",
+                                "time": time.time(),
+                            }
                             self.store.append(rec)
                             running[self._submit(pool, rec)] = rec
                             next_id += 1
@@ -373,10 +453,16 @@ class Campaign:
                     for fut in done:
                         rec = running.pop(fut)
                         out = self._collect(fut)
-                        res = {"type": "result", "id": rec["id"], "x": rec["x"],
-                               "params": rec["params"], "seed": rec["seed"],
-                               "backend": out["result"].get("backend", cfg.evaluator),
-                               "finished": time.time(), **out}
+                        res = {
+                            "type": "result",
+                            "id": rec["id"],
+                            "x": rec["x"],
+                            "params": rec["params"],
+                            "seed": rec["seed"],
+                            "backend": out["result"].get("backend", cfg.evaluator),
+                            "finished": time.time(),
+                            **out,
+                        }
                         results[rec["id"]] = self.store.append(res)
                         new += 1
                         bar.update(1)
@@ -396,17 +482,24 @@ class Campaign:
 
     def _submit(self, pool: Executor, rec: dict) -> Future:
         cfg = self.config
-        return pool.submit(evaluate, cfg.evaluator, rec["params"], cfg.simulation, rec["seed"],
-                           cfg.objective)
+        return pool.submit(
+            evaluate, cfg.evaluator, rec["params"], cfg.simulation, rec["seed"], cfg.objective
+        )
 
     @staticmethod
     def _collect(fut: Future) -> dict:
         try:
             return fut.result()
         except BaseException as exc:  # worker died (BrokenProcessPool), cancelled, ...
-            return {"status": "failed", "value": math.nan, "uncertainty": math.nan,
-                    "result": {}, "error": f"{type(exc).__name__}: {exc}", "wall_s": math.nan,
-                    "host": None}
+            return {
+                "status": "failed",
+                "value": math.nan,
+                "uncertainty": math.nan,
+                "result": {},
+                "error": f"{type(exc).__name__}: {exc}",
+                "wall_s": math.nan,
+                "host": None,
+            }
 
     def _replace_pool(self, pool, running, executor, scheduler):
         """A process pool broke: resubmit the still-running proposals to a fresh pool."""
@@ -445,4 +538,3 @@ def load_campaign(directory: str | Path) -> tuple[CampaignConfig, dict[int, dict
     header, _, results = store.summarize(records)
     config = CampaignConfig.from_dict(header["config"], source=str(store.path))
     return config, results, header
-

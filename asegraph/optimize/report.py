@@ -59,14 +59,21 @@ def _load_points(path: Path, space: DesignSpace) -> dict[str, np.ndarray]:
         if unknown:
             raise InputFileError(
                 f"{str(path)!r}: point {name!r} names unknown parameters {unknown}; "
-                f"expected some of {space.names}")
+                f"expected some of {space.names}"
+            )
         out[name] = space.from_params({**ref, **vals})
     return out
 
 
-def make_report(directory: str | Path, out: str | Path | None = None, *,
-                points: str | Path | None = None, baseline: str | Path | None = None,
-                top: int = 3, seed: int = 0) -> dict:
+def make_report(
+    directory: str | Path,
+    out: str | Path | None = None,
+    *,
+    points: str | Path | None = None,
+    baseline: str | Path | None = None,
+    top: int = 3,
+    seed: int = 0,
+) -> dict:
     """Write the figures and ``summary.json`` of a campaign; return the summary.
 
     Parameters
@@ -98,22 +105,31 @@ def make_report(directory: str | Path, out: str | Path | None = None, *,
     out.mkdir(parents=True, exist_ok=True)
     camp = Campaign(config, directory)
     ids = sorted(results)
-    raw = np.array([results[i]["value"] if results[i]["status"] == "ok" else np.nan
-                    for i in ids], dtype=np.float64)
+    raw = np.array(
+        [results[i]["value"] if results[i]["status"] == "ok" else np.nan for i in ids],
+        dtype=np.float64,
+    )
     vals = np.array([camp._transform(v) if np.isfinite(v) else np.nan for v in raw])
     ylabel = config.objective + (" (log10)" if config.transform == "log10" else "")
     n_ok = int(np.isfinite(vals).sum())
-    summary = {"directory": str(directory), "n_results": len(ids), "n_ok": n_ok,
-               "n_failed": len(ids) - n_ok, "objective": config.objective,
-               "strategy": config.strategy, "figures": []}
+    summary = {
+        "directory": str(directory),
+        "n_results": len(ids),
+        "n_ok": n_ok,
+        "n_failed": len(ids) - n_ok,
+        "objective": config.objective,
+        "strategy": config.strategy,
+        "figures": [],
+    }
     if n_ok:
         b = ids[int(np.nanargmax(vals))]
         summary.update(best_value=results[b]["value"], best_id=b, best_params=results[b]["params"])
     times = [r.get("finished") for r in results.values() if r.get("finished")]
     if times:
         summary["campaign_wall_s"] = float(max(times) - header.get("created", min(times)))
-        summary["evaluation_wall_s_total"] = float(np.nansum(
-            [r.get("wall_s") or np.nan for r in results.values()]))
+        summary["evaluation_wall_s_total"] = float(
+            np.nansum([r.get("wall_s") or np.nan for r in results.values()])
+        )
     x, y = camp.training_data(results)
     gp = None
     if len(np.unique(y)) >= 2:
@@ -129,12 +145,15 @@ def make_report(directory: str | Path, out: str | Path | None = None, *,
     curves = {"this campaign": bsf}
     if baseline is not None:
         bconf, bres, _ = load_campaign(baseline)
-        bv = np.array([bres[i]["value"] if bres[i]["status"] == "ok" else np.nan
-                       for i in sorted(bres)], dtype=np.float64)
+        bv = np.array(
+            [bres[i]["value"] if bres[i]["status"] == "ok" else np.nan for i in sorted(bres)],
+            dtype=np.float64,
+        )
         curves["random search"] = best_so_far(bv)
     elif gp is not None:
         curves["random search (expected under GP)"] = expected_random_best(
-            gp.predict(sobol)[0], len(vals))
+            gp.predict(sobol)[0], len(vals)
+        )
     finite = np.concatenate([c[np.isfinite(c)] for c in curves.values()])
     lo, hi = (finite.min(), finite.max()) if len(finite) else (0.0, 1.0)
     for label, c in curves.items():
@@ -149,15 +168,16 @@ def make_report(directory: str | Path, out: str | Path | None = None, *,
         order = np.argsort(-inv)
         fig, ax = plt.subplots(figsize=(max(4, 0.5 * space.dim + 2), 3.5))
         ax.bar(range(space.dim), inv[order])
-        ax.set_xticks(range(space.dim), [labels[i] for i in order], rotation=60, ha="right",
-                      fontsize=8)
+        ax.set_xticks(
+            range(space.dim), [labels[i] for i in order], rotation=60, ha="right", fontsize=8
+        )
         ax.set_ylabel("1/ℓ (unit cube)")
         _save(fig, out / "inverse_lengthscales.png", summary)
 
         anchor = x[int(np.argmax(y))]
         ref = space.reference_unit()
         sel = list(order[: max(2, min(top, space.dim))])
-        pairs = [(a, b) for k, a in enumerate(sel) for b in sel[k + 1:]]
+        pairs = [(a, b) for k, a in enumerate(sel) for b in sel[k + 1 :]]
         if pairs:
             fig, axes = plt.subplots(1, len(pairs), figsize=(4 * len(pairs), 3.5), squeeze=False)
             g = np.linspace(0, 1, 40)
@@ -167,8 +187,9 @@ def make_report(directory: str | Path, out: str | Path | None = None, *,
                 grid[:, a], grid[:, b] = ga.ravel(), gb.ravel()
                 mean = gp.predict(grid)[0].reshape(ga.shape)
                 phys = space.from_unit(grid)
-                cs = ax.contourf(phys[:, a].reshape(ga.shape), phys[:, b].reshape(ga.shape),
-                                 mean, 20)
+                cs = ax.contourf(
+                    phys[:, a].reshape(ga.shape), phys[:, b].reshape(ga.shape), mean, 20
+                )
                 fig.colorbar(cs, ax=ax, label=ylabel)
                 rp, ap = space.from_unit(ref), space.from_unit(anchor)
                 ax.plot(rp[a], rp[b], "o", color="red", label="reference")
@@ -207,8 +228,9 @@ def make_report(directory: str | Path, out: str | Path | None = None, *,
         if points is not None:
             pts.update(_load_points(Path(points), space))
         mean, std = gp.predict(np.array(list(pts.values())))
-        summary["predictions"] = {k: {"mean": float(m), "std": float(s)}
-                                  for k, m, s in zip(pts, mean, std, strict=True)}
+        summary["predictions"] = {
+            k: {"mean": float(m), "std": float(s)} for k, m, s in zip(pts, mean, std, strict=True)
+        }
         fig, ax = plt.subplots(figsize=(max(4, 0.8 * len(pts) + 2), 3.5))
         ax.errorbar(range(len(pts)), mean, yerr=2 * std, fmt="o", capsize=4)
         ax.set_xticks(range(len(pts)), list(pts), rotation=30, ha="right")

@@ -217,8 +217,10 @@ class DesignSpace:
 
     def reference_unit(self) -> np.ndarray:
         """Reference point in the unit cube, shape ``[d]``; centre where none is given."""
-        ref = [p.reference if p.reference is not None else 0.5 * (p.lower + p.upper)
-               for p in self.parameters]
+        ref = [
+            p.reference if p.reference is not None else 0.5 * (p.lower + p.upper)
+            for p in self.parameters
+        ]
         return self.to_unit(np.array(ref))
 
     def sample(self, n: int, *, seed: int, method: str = "sobol") -> np.ndarray:
@@ -260,16 +262,16 @@ class DesignSpace:
         fixed = dict(self.fixed)
         for p in self.parameters:
             if p.group != group:
-                fixed[p.name] = p.reference if p.reference is not None else 0.5 * (
-                    p.lower + p.upper)
+                fixed[p.name] = (
+                    p.reference if p.reference is not None else 0.5 * (p.lower + p.upper)
+                )
         return DesignSpace(keep, fixed)
 
     def to_dict(self) -> dict:
         """JSON/TOML-serialisable description (inverse of :meth:`from_dict`)."""
         params = {}
         for p in self.parameters:
-            d = {"lower": p.lower, "upper": p.upper, "unit": p.unit, "group": p.group,
-                 "log": p.log}
+            d = {"lower": p.lower, "upper": p.upper, "unit": p.unit, "group": p.group, "log": p.log}
             if p.reference is not None:
                 d["reference"] = p.reference
             params[p.name] = d
@@ -286,7 +288,8 @@ class DesignSpace:
         table = data["parameters"]
         if not isinstance(table, Mapping):
             raise InputFileError(
-                f"{source}: 'parameters' must be a table, got {type(table).__name__}")
+                f"{source}: 'parameters' must be a table, got {type(table).__name__}"
+            )
         allowed = {"lower", "upper", "unit", "group", "reference", "log"}
         params = []
         for name, spec in table.items():
@@ -305,14 +308,21 @@ class DesignSpace:
                         f"{spec.get(key)!r}"
                     )
             ref = spec.get("reference")
-            params.append(Parameter(
-                name=str(name), lower=float(spec["lower"]), upper=float(spec["upper"]),
-                unit=str(spec.get("unit", _default_unit(name))), group=str(spec.get("group", "")),
-                reference=None if ref is None else float(ref), log=bool(spec.get("log", False)),
-            ))
+            params.append(
+                Parameter(
+                    name=str(name),
+                    lower=float(spec["lower"]),
+                    upper=float(spec["upper"]),
+                    unit=str(spec.get("unit", _default_unit(name))),
+                    group=str(spec.get("group", "")),
+                    reference=None if ref is None else float(ref),
+                    log=bool(spec.get("log", False)),
+                )
+            )
         fixed = data.get("fixed", {})
         if not isinstance(fixed, Mapping) or not all(
-                isinstance(v, (int, float)) and not isinstance(v, bool) for v in fixed.values()):
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in fixed.values()
+        ):
             raise InputFileError(f"{source}: 'fixed' must map names to numbers, got {fixed!r}")
         return cls(params, fixed)
 
@@ -365,8 +375,9 @@ def peo_litfsi_space(group: str = "all") -> DesignSpace:
         )
     keep = [p for p in params if p.name in _GROUPS[group]]
     fixed.update({p.name: p.reference for p in params if p.name not in _GROUPS[group]})
-    return DesignSpace([Parameter(p.name, p.lower, p.upper, p.unit, group, p.reference)
-                        for p in keep], fixed)
+    return DesignSpace(
+        [Parameter(p.name, p.lower, p.upper, p.unit, group, p.reference) for p in keep], fixed
+    )
 
 
 def load_space(path: str | Path) -> DesignSpace:
@@ -416,7 +427,8 @@ def read_config_file(path: Path) -> dict:
         raise InputFileError(f"{str(path)!r} is not valid TOML ({exc}); fix the syntax") from exc
     except ImportError as exc:
         raise InputFileError(
-            f"{str(path)!r}: reading YAML needs PyYAML; pip install pyyaml") from exc
+            f"{str(path)!r}: reading YAML needs PyYAML; pip install pyyaml"
+        ) from exc
     except Exception as exc:
         if isinstance(exc, InputFileError):
             raise

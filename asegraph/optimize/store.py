@@ -115,8 +115,9 @@ class CampaignStore:
                 records.append(json.loads(line))
             except json.JSONDecodeError as exc:
                 if k >= len(lines) - 2 and not raw.endswith(b"\n"):
-                    warnings.warn(f"{self.path}: dropped a torn last record ({len(line)} bytes)",
-                                  stacklevel=2)
+                    warnings.warn(
+                        f"{self.path}: dropped a torn last record ({len(line)} bytes)", stacklevel=2
+                    )
                     self._rewrite(records)
                     break
                 raise InputFileError(

@@ -81,9 +81,11 @@ class GPSurrogate:
         d = x.shape[1]
         tx, ty = as_tensor(x), as_tensor(y).unsqueeze(-1)
         model = SingleTaskGP(
-            tx, ty,
-            covar_module=get_covar_module_with_dim_scaled_prior(ard_num_dims=d,
-                                                                use_rbf_kernel=False),
+            tx,
+            ty,
+            covar_module=get_covar_module_with_dim_scaled_prior(
+                ard_num_dims=d, use_rbf_kernel=False
+            ),
             likelihood=get_gaussian_likelihood_with_lognormal_prior(),
             outcome_transform=Standardize(m=1),
         )
@@ -100,8 +102,9 @@ class GPSurrogate:
         if self.model is None:
             raise ParameterError("GPSurrogate: call fit() before predicting")
 
-    def predict(self, x: np.ndarray, *, observation_noise: bool = False
-                ) -> tuple[np.ndarray, np.ndarray]:
+    def predict(
+        self, x: np.ndarray, *, observation_noise: bool = False
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Posterior mean and standard deviation at unit-cube points ``x [m, d]``.
 
         Returns
@@ -110,8 +113,9 @@ class GPSurrogate:
         """
         self._check()
         with torch.no_grad():
-            post = self.model.posterior(as_tensor(np.atleast_2d(x)),
-                                        observation_noise=observation_noise)
+            post = self.model.posterior(
+                as_tensor(np.atleast_2d(x)), observation_noise=observation_noise
+            )
             mean = post.mean.squeeze(-1).numpy()
             std = post.variance.clamp_min(0).sqrt().squeeze(-1).numpy()
         return mean, std

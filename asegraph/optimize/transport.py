@@ -77,8 +77,15 @@ def _msd_collective(x: np.ndarray) -> np.ndarray:
     return tidynamics.msd(x)
 
 
-def _coefficients(pos: np.ndarray, cat: np.ndarray, ani: np.ndarray, q_cat: float, q_ani: float,
-                  dt_fs: float, window: tuple[float, float]) -> dict[str, float]:
+def _coefficients(
+    pos: np.ndarray,
+    cat: np.ndarray,
+    ani: np.ndarray,
+    q_cat: float,
+    q_ani: float,
+    dt_fs: float,
+    window: tuple[float, float],
+) -> dict[str, float]:
     """Slopes (Å²/fs) of the collective and self displacement correlations."""
     n = pos.shape[0]
     lo = max(1, int(window[0] * n))
@@ -97,8 +104,10 @@ def _coefficients(pos: np.ndarray, cat: np.ndarray, ani: np.ndarray, q_cat: floa
     m_ca = 0.5 * (m_sum - m_cc - m_aa)  # <ΔR_+ · ΔR_->
     self_c = np.mean([_msd_collective(pos[:, i]) for i in cat], axis=0)[lo:hi]
     self_a = np.mean([_msd_collective(pos[:, i]) for i in ani], axis=0)[lo:hi]
-    s = {k: _slope(lags, v) for k, v in
-         dict(cc=m_cc, aa=m_aa, ca=m_ca, self_c=self_c, self_a=self_a).items()}
+    s = {
+        k: _slope(lags, v)
+        for k, v in dict(cc=m_cc, aa=m_aa, ca=m_ca, self_c=self_c, self_a=self_a).items()
+    }
     s["sigma"] = q_cat**2 * s["cc"] + 2 * q_cat * q_ani * s["ca"] + q_ani**2 * s["aa"]
     s["sigma_li"] = q_cat**2 * s["cc"] + q_cat * q_ani * s["ca"]
     return s
@@ -160,8 +169,11 @@ def onsager_transport(
         )
     if n_blocks < 2:
         raise ParameterError(f"transport: n_blocks must be >= 2, got {n_blocks}")
-    for name, v in (("timestep_fs", timestep_fs), ("volume", volume),
-                    ("temperature_K", temperature_K)):
+    for name, v in (
+        ("timestep_fs", timestep_fs),
+        ("volume", volume),
+        ("temperature_K", temperature_K),
+    ):
         if not v > 0:
             raise ParameterError(f"transport: {name} must be > 0, got {v}")
     if not np.isfinite(pos).all():
@@ -169,14 +181,20 @@ def onsager_transport(
     q_c, q_a = float(q[cat][0]), float(q[ani][0])
     n_frames = pos.shape[0]
     size = n_frames // n_blocks
-    blocks = [_coefficients(pos[b * size:(b + 1) * size], cat, ani, q_c, q_a, timestep_fs,
-                            fit_window) for b in range(n_blocks)]
+    blocks = [
+        _coefficients(pos[b * size : (b + 1) * size], cat, ani, q_c, q_a, timestep_fs, fit_window)
+        for b in range(n_blocks)
+    ]
     # estimate = mean over independent blocks, so that the block standard error is its error
     full = {k: float(np.mean([b[k] for b in blocks])) for k in blocks[0]}
 
     # S/cm per (e² Å²/fs): e²/(6 V kB T) * slope, SI -> S/m, /100 -> S/cm
-    pref = constants.e**2 * _ANG2_PER_FS_TO_M2_PER_S / (
-        6.0 * volume * 1e-30 * constants.k * temperature_K) / 100.0
+    pref = (
+        constants.e**2
+        * _ANG2_PER_FS_TO_M2_PER_S
+        / (6.0 * volume * 1e-30 * constants.k * temperature_K)
+        / 100.0
+    )
 
     def err(key: str, scale: float = 1.0) -> float:
         vals = np.array([b[key] for b in blocks]) * scale
@@ -185,8 +203,7 @@ def onsager_transport(
     sigma = pref * full["sigma"]
     sigma_li = pref * full["sigma_li"]
     t_li = full["sigma_li"] / full["sigma"] if full["sigma"] != 0 else float("nan")
-    t_blocks = np.array([b["sigma_li"] / b["sigma"] if b["sigma"] != 0 else np.nan
-                         for b in blocks])
+    t_blocks = np.array([b["sigma_li"] / b["sigma"] if b["sigma"] != 0 else np.nan for b in blocks])
     d_c, d_a = full["self_c"] / 6.0, full["self_a"] / 6.0  # Å²/fs
     n_c, n_a = len(cat), len(ani)
     ne = 6.0 * pref * np.array([n_c * q_c**2 * d_c, n_a * q_a**2 * d_a])
@@ -194,12 +211,19 @@ def onsager_transport(
     t_ne = float(ne[0] / sigma_ne) if sigma_ne != 0 else float("nan")
     total_ps = size * timestep_fs / 1000.0
     return TransportResult(
-        sigma=float(sigma), sigma_err=err("sigma", pref),
-        t_li=float(t_li), t_li_err=float(np.nanstd(t_blocks, ddof=1) / np.sqrt(n_blocks)),
-        sigma_li=float(sigma_li), sigma_li_err=err("sigma_li", pref),
-        sigma_ne=sigma_ne, t_li_ne=t_ne, sigma_li_ne=float(sigma_ne * t_ne),
-        d_cation=float(d_c * 1000.0), d_anion=float(d_a * 1000.0),
-        fit_window_ps=(fit_window[0] * total_ps, fit_window[1] * total_ps), n_blocks=n_blocks,
+        sigma=float(sigma),
+        sigma_err=err("sigma", pref),
+        t_li=float(t_li),
+        t_li_err=float(np.nanstd(t_blocks, ddof=1) / np.sqrt(n_blocks)),
+        sigma_li=float(sigma_li),
+        sigma_li_err=err("sigma_li", pref),
+        sigma_ne=sigma_ne,
+        t_li_ne=t_ne,
+        sigma_li_ne=float(sigma_ne * t_ne),
+        d_cation=float(d_c * 1000.0),
+        d_anion=float(d_a * 1000.0),
+        fit_window_ps=(fit_window[0] * total_ps, fit_window[1] * total_ps),
+        n_blocks=n_blocks,
         estimator={
             "sigma": "Einstein-Helfand (Onsager, with cross-correlations), linear fit",
             "t_li": "Onsager: (L++ + q-/q+ L+-) / sum",

@@ -14,9 +14,29 @@ from asegraph.models.ensemble import Ensemble
 
 def test_train_an_ensemble_and_predict_with_its_spread(tmp_path):
     output = tmp_path / "ens.pt"
-    args = ["train", str(EXAMPLE_PATH), "--target", "energy_per_atom", "--rows", "0:120",
-            "--cutoff", "6", "--epochs", "2", "--atom-dim", "8", "--n-conv", "1",
-            "--ensemble", "3", "--subsample", "0.5", "-o", str(output), "--no-progress"]
+    args = [
+        "train",
+        str(EXAMPLE_PATH),
+        "--target",
+        "energy_per_atom",
+        "--rows",
+        "0:120",
+        "--cutoff",
+        "6",
+        "--epochs",
+        "2",
+        "--atom-dim",
+        "8",
+        "--n-conv",
+        "1",
+        "--ensemble",
+        "3",
+        "--subsample",
+        "0.5",
+        "-o",
+        str(output),
+        "--no-progress",
+    ]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     ensemble = Ensemble.load(output)
@@ -25,8 +45,9 @@ def test_train_an_ensemble_and_predict_with_its_spread(tmp_path):
     assert len(metrics["members"]) == 3 and "mean_std" in metrics["test"]
     # members saw different random subsets, so they disagree somewhere
     predictions = tmp_path / "p.csv"
-    result = CliRunner().invoke(cli, ["predict", str(output), str(EXAMPLE_PATH), "-o",
-                                      str(predictions), "--no-progress"])
+    result = CliRunner().invoke(
+        cli, ["predict", str(output), str(EXAMPLE_PATH), "-o", str(predictions), "--no-progress"]
+    )
     assert result.exit_code == 0, result.output
     rows = list(csv.DictReader(predictions.open()))
     assert len(rows) == 600 and max(float(r["std_energy_per_atom"]) for r in rows) > 0

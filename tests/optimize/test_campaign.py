@@ -40,8 +40,11 @@ noise_sd = 0.01
 
 def write_config(tmp_path, strategy="sobol", n_initial=4, batch=2, budget=8, extra=""):
     path = tmp_path / "c.toml"
-    path.write_text(CONFIG.format(strategy=strategy, n_initial=n_initial, batch=batch,
-                                  budget=budget, extra=extra))
+    path.write_text(
+        CONFIG.format(
+            strategy=strategy, n_initial=n_initial, batch=batch, budget=budget, extra=extra
+        )
+    )
     return path
 
 
@@ -51,8 +54,9 @@ def run(path, directory, **kw):
 
 
 def test_failures_are_recorded_and_campaign_continues(tmp_path):
-    path = write_config(tmp_path, budget=10,
-                        extra="nan_above = 0.7\nraise_above = 0.9\nnames = ['x0', 'x1', 'x2']")
+    path = write_config(
+        tmp_path, budget=10, extra="nan_above = 0.7\nraise_above = 0.9\nnames = ['x0', 'x1', 'x2']"
+    )
     res = run(path, tmp_path / "camp")
     assert sorted(res) == list(range(10))
     failed = [r for r in res.values() if r["status"] == "failed"]
@@ -82,13 +86,27 @@ def test_bo_campaign_lp_and_report(tmp_path):
     (tmp_path / "base").mkdir()
     base = write_config(tmp_path / "base", strategy="random", budget=6)
     run(base, tmp_path / "random")
-    result = CliRunner().invoke(optimize, ["report", str(tmp_path / "camp"),
-                                           "--points", str(tmp_path / "pts.toml"),
-                                           "--baseline", str(tmp_path / "random")])
+    result = CliRunner().invoke(
+        optimize,
+        [
+            "report",
+            str(tmp_path / "camp"),
+            "--points",
+            str(tmp_path / "pts.toml"),
+            "--baseline",
+            str(tmp_path / "random"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     report = tmp_path / "camp" / "report"
-    for name in ("best_so_far.png", "inverse_lengthscales.png", "slices_2d.png",
-                 "cross_sections_1d.png", "predictions.png", "summary.json"):
+    for name in (
+        "best_so_far.png",
+        "inverse_lengthscales.png",
+        "slices_2d.png",
+        "cross_sections_1d.png",
+        "predictions.png",
+        "summary.json",
+    ):
         assert (report / name).stat().st_size > 0
     summary = json.loads((report / "summary.json").read_text())
     pred = summary["predictions"]
@@ -104,19 +122,26 @@ def test_bo_campaign_lp_and_report(tmp_path):
 
 def test_resume_after_sigkill_loses_and_repeats_nothing(tmp_path):
     log = tmp_path / "starts.log"
-    path = write_config(tmp_path, budget=10, batch=2,
-                        extra=f"sleep_s = 0.4\nlog_file = '{log}'")
+    path = write_config(tmp_path, budget=10, batch=2, extra=f"sleep_s = 0.4\nlog_file = '{log}'")
     camp = tmp_path / "camp"
-    code = ("from asegraph.cli.optimize import optimize; "
-            f"optimize(['run', {str(path)!r}, '--campaign', {str(camp)!r}, '--no-progress'])")
-    proc = subprocess.Popen([sys.executable, "-c", code], start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    code = (
+        "from asegraph.cli.optimize import optimize; "
+        f"optimize(['run', {str(path)!r}, '--campaign', {str(camp)!r}, '--no-progress'])"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code],
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     store = CampaignStore(camp)
     deadline = time.time() + 60
     try:
         while time.time() < deadline:
-            if store.exists and sum('"type":"result"' in ln for ln in
-                                    store.path.read_text().splitlines()) >= 3:
+            if (
+                store.exists
+                and sum('"type":"result"' in ln for ln in store.path.read_text().splitlines()) >= 3
+            ):
                 break
             assert proc.poll() is None, proc.stderr.read().decode()
             time.sleep(0.05)
@@ -156,11 +181,13 @@ def test_torn_last_line_is_dropped(tmp_path):
 def test_dask_scheduler(tmp_path):
     distributed = pytest.importorskip("distributed")
     path = write_config(tmp_path, budget=4)
-    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
-                                  dashboard_address=None) as cluster:
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
+    ) as cluster:
         cfg = CampaignConfig.from_file(path)
-        res = Campaign(cfg, tmp_path / "camp").run(scheduler=cluster.scheduler_address,
-                                                   progress=False)
+        res = Campaign(cfg, tmp_path / "camp").run(
+            scheduler=cluster.scheduler_address, progress=False
+        )
     assert sorted(res) == [0, 1, 2, 3] and all(r["status"] == "ok" for r in res.values())
 
 
@@ -213,7 +240,8 @@ def test_config_and_store_errors(tmp_path):
     with pytest.raises(InputFileError, match="line 2 is not JSON"):
         CampaignStore(tmp_path / "x").load()
     (tmp_path / "x" / "campaign.jsonl").write_text(
-        '{"type": "header"}\n{"type": "result", "id": 1}\n{"type": "result", "id": 1}\n')
+        '{"type": "header"}\n{"type": "result", "id": 1}\n{"type": "result", "id": 1}\n'
+    )
     with pytest.raises(InputFileError, match="evaluation 1 has two results"):
         CampaignStore.summarize(CampaignStore(tmp_path / "x").load())
     (tmp_path / "x" / "campaign.jsonl").write_text('{"type": "result"}\n')
@@ -228,14 +256,16 @@ def test_config_and_store_errors(tmp_path):
 def test_cgmd_config_adds_secondary_sites(tmp_path):
     (tmp_path / "s.toml").write_text(
         "[campaign]\n[space]\nbuiltin = 'peo_litfsi'\ngroup = 'secondary'\n"
-        "[simulation]\nn_chains = 3\n")
+        "[simulation]\nn_chains = 3\n"
+    )
     cfg = CampaignConfig.from_file(tmp_path / "s.toml")
     assert cfg.simulation["secondary_ratio"] == 0.2 and cfg.simulation["n_chains"] == 3
 
 
 def test_best_so_far_helpers():
-    np.testing.assert_array_equal(best_so_far(np.array([np.nan, 1.0, 0.5, 2.0])),
-                                  [np.nan, 1.0, 1.0, 2.0])
+    np.testing.assert_array_equal(
+        best_so_far(np.array([np.nan, 1.0, 0.5, 2.0])), [np.nan, 1.0, 1.0, 2.0]
+    )
     e = expected_random_best(np.array([0.0, 1.0]), 3)
     np.testing.assert_allclose(e, [0.5, 0.75, 0.875])
 
@@ -245,7 +275,8 @@ def test_real_cgmd_campaign_records_transport(tmp_path):
         "[campaign]\nname = 'cg'\nn_initial = 3\nbatch = 3\nbudget = 3\n"
         "[space]\nbuiltin = 'peo_litfsi'\ngroup = 'anion'\n"
         "[simulation]\nn_chains = 3\nchain_length = 8\nn_minimize = 30\nn_equil = 50\n"
-        "n_prod = 320\nstride = 10\ncoulomb_cutoff = 8.0\n")
+        "n_prod = 320\nstride = 10\ncoulomb_cutoff = 8.0\n"
+    )
     res = run(tmp_path / "cg.toml", tmp_path / "camp")
     assert sorted(res) == [0, 1, 2]
     for r in res.values():
@@ -261,8 +292,20 @@ def test_real_cgmd_campaign_records_transport(tmp_path):
 
 def test_cli_run_overrides_and_errors(tmp_path):
     path = write_config(tmp_path, budget=8)
-    out = CliRunner().invoke(optimize, ["run", str(path), "--budget", "3", "--batch", "1",
-                                        "--executor", "threads", "--no-progress"])
+    out = CliRunner().invoke(
+        optimize,
+        [
+            "run",
+            str(path),
+            "--budget",
+            "3",
+            "--batch",
+            "1",
+            "--executor",
+            "threads",
+            "--no-progress",
+        ],
+    )
     assert out.exit_code == 0, out.output
     assert "3 evaluations, 3 ok, 0 failed" in out.output
     assert (tmp_path / "syn.campaign" / "campaign.jsonl").is_file()

@@ -101,8 +101,13 @@ def test_build_errors():
     with pytest.raises(ParameterError, match="c_salt must be > 0"):
         build_system(dict(c_salt=0.0), SMALL, seed=0)
     with pytest.raises(StructureError, match="could not place bead"):
-        build_system(PEO_LITFSI_REFERENCE, CGTopology(4, 8, packing_fraction=0.59), seed=0,
-                     overlap_factor=1.6, max_tries=2)
+        build_system(
+            PEO_LITFSI_REFERENCE,
+            CGTopology(4, 8, packing_fraction=0.59),
+            seed=0,
+            overlap_factor=1.6,
+            max_tries=2,
+        )
 
 
 def test_settings_errors():
@@ -118,8 +123,15 @@ def test_settings_errors():
         CGMDSettings(coulomb="pme")
 
 
-TINY = dict(n_chains=3, chain_length=8, n_minimize=50, n_equil=100, n_prod=320, stride=10,
-            coulomb_cutoff=8.0)
+TINY = dict(
+    n_chains=3,
+    chain_length=8,
+    n_minimize=50,
+    n_equil=100,
+    n_prod=320,
+    stride=10,
+    coulomb_cutoff=8.0,
+)
 
 
 def test_run_cgmd_tiny_gives_finite_transport():
@@ -134,14 +146,23 @@ def test_run_cgmd_tiny_gives_finite_transport():
 def test_run_cgmd_divergence_is_reported():
     # a huge time step makes the light Li+ beads fly apart
     with pytest.raises(SimulationFailed, match="MD diverged \\(non-finite positions\\)"):
-        run_cgmd(dict(PEO_LITFSI_REFERENCE, c_salt=0.15),
-                 dict(TINY, timestep_fs=400.0, friction_per_fs=0.0, n_minimize=0), seed=0)
+        run_cgmd(
+            dict(PEO_LITFSI_REFERENCE, c_salt=0.15),
+            dict(TINY, timestep_fs=400.0, friction_per_fs=0.0, n_minimize=0),
+            seed=0,
+        )
 
 
 def test_more_forcefield_and_settings_errors(small):
     a = small.copy()
-    a.info["bonds"] = np.array([[int(np.flatnonzero(a.get_initial_charges() > 0)[0]),
-                                 int(np.flatnonzero(a.get_initial_charges() < 0)[0])]])
+    a.info["bonds"] = np.array(
+        [
+            [
+                int(np.flatnonzero(a.get_initial_charges() > 0)[0]),
+                int(np.flatnonzero(a.get_initial_charges() < 0)[0]),
+            ]
+        ]
+    )
     a.calc = CGForceField()
     with pytest.raises(CalculatorSetupError, match="a bond joins two charged beads"):
         a.get_forces()

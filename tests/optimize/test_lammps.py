@@ -13,8 +13,11 @@ if not lammps_mod.lammps_available():
 
 @pytest.fixture(scope="module")
 def system():
-    a = build_system(dict(PEO_LITFSI_REFERENCE, c_salt=0.15),
-                     CGTopology(4, 8, secondary_ratio=0.2, packing_fraction=0.35), seed=0)
+    a = build_system(
+        dict(PEO_LITFSI_REFERENCE, c_salt=0.15),
+        CGTopology(4, 8, secondary_ratio=0.2, packing_fraction=0.35),
+        seed=0,
+    )
     a.rattle(0.05, seed=1)
     return a
 
@@ -38,9 +41,20 @@ def test_dsf_energies_and_forces_agree(system):
 def test_lammps_md_runs_and_gives_transport():
     from asegraph.optimize.cgmd.md import run_cgmd
 
-    res = run_cgmd(dict(PEO_LITFSI_REFERENCE, c_salt=0.15),
-                   dict(n_chains=3, chain_length=8, n_minimize=50, n_equil=100, n_prod=320,
-                        stride=10, coulomb_cutoff=8.0, backend="lammps"), seed=0)
+    res = run_cgmd(
+        dict(PEO_LITFSI_REFERENCE, c_salt=0.15),
+        dict(
+            n_chains=3,
+            chain_length=8,
+            n_minimize=50,
+            n_equil=100,
+            n_prod=320,
+            stride=10,
+            coulomb_cutoff=8.0,
+            backend="lammps",
+        ),
+        seed=0,
+    )
     assert res["backend"] == "lammps"
     for key in ("sigma", "sigma_li", "t_li", "sigma_ne"):
         assert np.isfinite(res[key])

@@ -39,15 +39,17 @@ def test_unit_cube_round_trip_and_reference():
 def test_log_parameter_and_seeded_sampling():
     space = DesignSpace([Parameter("c", 0.01, 1.0, log=True), Parameter("x", 0, 2)])
     np.testing.assert_allclose(space.from_unit([[0.5, 0.5]]), [[0.1, 1.0]])
-    assert np.array_equal(space.sample(4, seed=1, method="random"),
-                          space.sample(4, seed=1, method="random"))
+    assert np.array_equal(
+        space.sample(4, seed=1, method="random"), space.sample(4, seed=1, method="random")
+    )
     assert not np.array_equal(space.sample(4, seed=1), space.sample(4, seed=2))
 
 
 def test_load_toml_and_yaml(tmp_path):
     (tmp_path / "s.toml").write_text(
         '[parameters.r_ani]\nlower = 1.5\nupper = 5.0\nreference = 3.3\ngroup = "anion"\n'
-        '[parameters.eps_cat_ani]\nlower = 0.4\nupper = 6\n[fixed]\nr_li = 0.8\n')
+        "[parameters.eps_cat_ani]\nlower = 0.4\nupper = 6\n[fixed]\nr_li = 0.8\n"
+    )
     s = load_space(tmp_path / "s.toml")
     assert s.names == ["r_ani", "eps_cat_ani"] and s.fixed == {"r_li": 0.8}
     assert s.parameters[0].unit == "angstrom" and s.parameters[1].unit == "kcal/mol"
@@ -55,12 +57,15 @@ def test_load_toml_and_yaml(tmp_path):
     assert load_space(tmp_path / "s.yaml").dim == 4
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(name="a", lower=2.0, upper=1.0), "expected lower < upper"),
-    (dict(name="a", lower=0.0, upper=1.0, log=True), "log=true needs lower > 0"),
-    (dict(name="a", lower=0.0, upper=1.0, reference=3.0), "lies outside"),
-    (dict(name="a", lower=0.0, upper=float("inf")), "must be finite"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(name="a", lower=2.0, upper=1.0), "expected lower < upper"),
+        (dict(name="a", lower=0.0, upper=1.0, log=True), "log=true needs lower > 0"),
+        (dict(name="a", lower=0.0, upper=1.0, reference=3.0), "lies outside"),
+        (dict(name="a", lower=0.0, upper=float("inf")), "must be finite"),
+    ],
+)
 def test_parameter_errors(kwargs, match):
     with pytest.raises(ParameterError, match=match):
         Parameter(**kwargs)
@@ -119,8 +124,9 @@ def test_more_space_errors(tmp_path):
     with pytest.raises(InputFileError, match="parameter 'a' must be a table"):
         space_from_config({"parameters": {"a": 3}}, source="s")
     with pytest.raises(InputFileError, match="'fixed' must map names to numbers"):
-        space_from_config({"parameters": {"a": {"lower": 0, "upper": 1}}, "fixed": {"b": "x"}},
-                          source="s")
+        space_from_config(
+            {"parameters": {"a": {"lower": 0, "upper": 1}}, "fixed": {"b": "x"}}, source="s"
+        )
     with pytest.raises(ParameterError, match="n must be >= 0"):
         peo_litfsi_space("anion").sample(-1, seed=0)
     (tmp_path / "l.yaml").write_text("- 1\n- 2\n")

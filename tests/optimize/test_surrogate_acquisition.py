@@ -46,14 +46,17 @@ def test_penalizer_small_at_pending_and_one_far_away(bump_gp):
     gp = bump_gp
     pending = np.array([[0.1, 0.9]])  # low-value corner: the ball around it is big
     base = LogExpectedImprovement(gp.model, best_f=float(gp.train_y.max()))
-    lp = LocalPenalization(gp, base, pending, lipschitz=lipschitz_constant(gp, seed=0),
-                           best=float(gp.train_y.max()))
+    lp = LocalPenalization(
+        gp, base, pending, lipschitz=lipschitz_constant(gp, seed=0), best=float(gp.train_y.max())
+    )
     pts = torch.tensor([[0.1, 0.9], [0.15, 0.85], [0.7, 0.3]], dtype=torch.float64)
     phi = lp.log_penalty(pts).exp().detach().numpy()
     assert phi[0] < 0.01 and phi[0] <= phi[1] and phi[2] > 0.99
     val = lp(pts[:, None, :])
-    np.testing.assert_allclose(val.detach().numpy(),
-                               (base(pts[:, None, :]) + torch.log(torch.tensor(phi))).detach().numpy())
+    np.testing.assert_allclose(
+        val.detach().numpy(),
+        (base(pts[:, None, :]) + torch.log(torch.tensor(phi))).detach().numpy(),
+    )
 
 
 def test_lp_batch_is_distinct_and_near_the_optimum(bump_gp):
@@ -92,8 +95,9 @@ def test_qlognei_and_baselines(bump_gp):
     r1 = propose(None, 4, strategy="random", seed=5, dim=3)
     np.testing.assert_array_equal(r1, propose(None, 4, strategy="random", seed=5, dim=3))
     s_all = propose(None, 8, strategy="sobol", seed=5, dim=3)
-    np.testing.assert_allclose(propose(None, 4, strategy="sobol", seed=5, dim=3, n_done=4),
-                               s_all[4:])
+    np.testing.assert_allclose(
+        propose(None, 4, strategy="sobol", seed=5, dim=3, n_done=4), s_all[4:]
+    )
 
 
 def test_errors(bump_gp):

@@ -46,8 +46,13 @@ def test_ion_pairs_carry_no_current():
     n = 10
     cat = _brownian(rng, 3000, n, 0.01)
     ani = cat + 3.0 + 0.05 * rng.standard_normal(cat.shape)  # bound partner
-    res = onsager_transport(np.concatenate([cat, ani], 1), np.r_[np.ones(n), -np.ones(n)],
-                            timestep_fs=DT, volume=VOL, temperature_K=T)
+    res = onsager_transport(
+        np.concatenate([cat, ani], 1),
+        np.r_[np.ones(n), -np.ones(n)],
+        timestep_fs=DT,
+        volume=VOL,
+        temperature_K=T,
+    )
     assert res.sigma_ne == pytest.approx(_ne_sigma(n, 0.01, n, 0.01), rel=0.15)
     assert abs(res.sigma) < 0.02 * res.sigma_ne
     assert abs(res.sigma_li) < 0.02 * res.sigma_ne

@@ -99,15 +99,33 @@ class GDyNetAnalysis(AnalysisBase):
     """
 
     def __init__(
-        self, universe, select: str = "name Li", n_states: int = 2, lag: float | str = 1.0,
-        group: str = "atoms", environment: str | None = None, max_neighbors: int = 12,
+        self,
+        universe,
+        select: str = "name Li",
+        n_states: int = 2,
+        lag: float | str = 1.0,
+        group: str = "atoms",
+        environment: str | None = None,
+        max_neighbors: int = 12,
         cutoff: float = 6.0,
-        split: tuple[float, float, float] = (0.5, 0.25, 0.25), timestep_ps: float | None = None,
-        atom_dim: int = 16, n_conv: int = 2, hidden_dim: int = 16, max_epochs: int = 30,
-        patience: int = 5, batch_frames: int = 32, learning_rate: float = 3e-3, seed: int = 0,
-        its_lags=None, ck_steps: int = 5, n_blocks: int = 5, interval_source: str = "time",
-        checkpoint: str | Path | None = None, model_file: str | Path | None = None,
-        graph_cache: str | Path | None = None, verbose: bool = False,
+        split: tuple[float, float, float] = (0.5, 0.25, 0.25),
+        timestep_ps: float | None = None,
+        atom_dim: int = 16,
+        n_conv: int = 2,
+        hidden_dim: int = 16,
+        max_epochs: int = 30,
+        patience: int = 5,
+        batch_frames: int = 32,
+        learning_rate: float = 3e-3,
+        seed: int = 0,
+        its_lags=None,
+        ck_steps: int = 5,
+        n_blocks: int = 5,
+        interval_source: str = "time",
+        checkpoint: str | Path | None = None,
+        model_file: str | Path | None = None,
+        graph_cache: str | Path | None = None,
+        verbose: bool = False,
     ) -> None:
         universe = universe.universe
         super().__init__(universe.trajectory, verbose=verbose)
@@ -159,14 +177,23 @@ class GDyNetAnalysis(AnalysisBase):
         self.species = np.array([lookup[label] for label in labels], dtype=np.int64)
         self.max_neighbors, self.cutoff, self.split = int(max_neighbors), float(cutoff), split
         self.model_config = {
-            "n_species": len(self.vocabulary), "n_states": self.n_states, "atom_dim": atom_dim,
-            "n_conv": n_conv, "hidden_dim": hidden_dim, "cutoff": self.cutoff,
+            "n_species": len(self.vocabulary),
+            "n_states": self.n_states,
+            "atom_dim": atom_dim,
+            "n_conv": n_conv,
+            "hidden_dim": hidden_dim,
+            "cutoff": self.cutoff,
         }
-        self.training = {"max_epochs": max_epochs, "patience": patience,
-                         "batch_frames": batch_frames, "learning_rate": learning_rate}
+        self.training = {
+            "max_epochs": max_epochs,
+            "patience": patience,
+            "batch_frames": batch_frames,
+            "learning_rate": learning_rate,
+        }
         self.seed = int(seed)
-        self.its_lags_ps = (None if its_lags is None
-                            else [parse_time(x, "its_lags") for x in its_lags])
+        self.its_lags_ps = (
+            None if its_lags is None else [parse_time(x, "its_lags") for x in its_lags]
+        )
         self.ck_steps, self.n_blocks, self.interval_source = ck_steps, n_blocks, interval_source
         self.checkpoint, self.model_file = checkpoint, model_file
         self.graph_cache = graph_cache
@@ -200,20 +227,29 @@ class GDyNetAnalysis(AnalysisBase):
             )
         check_box(self._trajectory[self.start].dimensions, self.start)
         self.blocks = split_blocks(self.n_frames, self.split, self.lag_frames)
-        self.store = GraphStore(self.n_frames, len(self.targets), self.max_neighbors,
-                                self.graph_cache)
+        self.store = GraphStore(
+            self.n_frames, len(self.targets), self.max_neighbors, self.graph_cache
+        )
 
     def _single_frame(self) -> None:
         ts = self._ts
         check_box(ts.dimensions, ts.frame)
         cell = frame_cell(ts.dimensions)
-        n_environment = (self.universe.atoms.n_atoms if self.environment is None
-                         else int(self.environment.sum()))
-        radius = search_radius(n_environment, abs(np.linalg.det(cell)), self.max_neighbors,
-                               self.cutoff)
+        n_environment = (
+            self.universe.atoms.n_atoms if self.environment is None else int(self.environment.sum())
+        )
+        radius = search_radius(
+            n_environment, abs(np.linalg.det(cell)), self.max_neighbors, self.cutoff
+        )
         neighbors, distances = target_neighbors(
-            ts.positions, cell, self.targets, self.max_neighbors, self.cutoff, ts.frame,
-            self.environment, radius,
+            ts.positions,
+            cell,
+            self.targets,
+            self.max_neighbors,
+            self.cutoff,
+            ts.frame,
+            self.environment,
+            radius,
         )
         self.store.set_frame(self._frame_index, neighbors, distances, float(ts.time))
 
@@ -226,8 +262,15 @@ class GDyNetAnalysis(AnalysisBase):
             self.model_config = dict(self.model_state["config"])
             seed = int(self.model_state["seed"])
         model = build_model(self.model_config, seed)
-        trainer = GDyNetTrainer(model, data, self.lag_frames, self.blocks, seed=seed,
-                                checkpoint=self.checkpoint, **self.training)
+        trainer = GDyNetTrainer(
+            model,
+            data,
+            self.lag_frames,
+            self.blocks,
+            seed=seed,
+            checkpoint=self.checkpoint,
+            **self.training,
+        )
         if self.model_state is not None:
             model.load_state_dict(self.model_state["model"])
             trainer.max_epochs = 0
@@ -238,33 +281,58 @@ class GDyNetAnalysis(AnalysisBase):
         if self.model_state is not None:
             mapping = np.asarray(self.model_state["membership_map"])
         else:
-            fitted = chi[self.blocks[0].start:self.blocks[1].stop]
+            fitted = chi[self.blocks[0].start : self.blocks[1].stop]
             mapping = membership_map(fitted.reshape(-1, self.n_states))
         memberships = chi @ mapping  # [F, n, K], rows sum to 1
         test = self.blocks[2]
-        its_lags = None if self.its_lags_ps is None else [
-            int(round(t / self.frame_ps)) for t in self.its_lags_ps]
-        koopman = koopman_analysis(memberships[test.start:test.stop], self.lag_frames, its_lags,
-                                   self.ck_steps, self.n_blocks, self.interval_source)
+        its_lags = (
+            None
+            if self.its_lags_ps is None
+            else [int(round(t / self.frame_ps)) for t in self.its_lags_ps]
+        )
+        koopman = koopman_analysis(
+            memberships[test.start : test.stop],
+            self.lag_frames,
+            its_lags,
+            self.ck_steps,
+            self.n_blocks,
+            self.interval_source,
+        )
         probability = crisp_memberships(memberships)
-        first = (self.store.times[0] if self.timestep_ps is None
-                 else self.start * self.timestep_ps)
+        first = self.store.times[0] if self.timestep_ps is None else self.start * self.timestep_ps
         times = first + np.arange(self.n_frames) * self.frame_ps  # [F], ps
         attrs = {
-            "select": self.select, "group": self.group, "environment": self.environment_select,
+            "select": self.select,
+            "group": self.group,
+            "environment": self.environment_select,
             "n_states": self.n_states,
-            "lag_ps": self.lag_ps, "lag_frames": self.lag_frames, "frame_ps": self.frame_ps,
-            "seed": seed, "max_neighbors": self.max_neighbors, "cutoff_angstrom": self.cutoff,
-            "split": list(self.split), "hyperparameters": {**self.model_config, **self.training},
-            "species": self.vocabulary, "test_start_ps": float(times[test.start]),
-            "test_stop_ps": float(times[test.stop - 1]), "interval_source": self.interval_source,
-            "n_blocks": self.n_blocks, "model_file": str(self.model_file),
+            "lag_ps": self.lag_ps,
+            "lag_frames": self.lag_frames,
+            "frame_ps": self.frame_ps,
+            "seed": seed,
+            "max_neighbors": self.max_neighbors,
+            "cutoff_angstrom": self.cutoff,
+            "split": list(self.split),
+            "hyperparameters": {**self.model_config, **self.training},
+            "species": self.vocabulary,
+            "test_start_ps": float(times[test.start]),
+            "test_stop_ps": float(times[test.stop - 1]),
+            "interval_source": self.interval_source,
+            "n_blocks": self.n_blocks,
+            "model_file": str(self.model_file),
             "trajectory": str(getattr(self._trajectory, "filename", None)),
             "best_validation_vamp2": float(trainer.best_score),
         }
         self.results.dataset = build_dataset(
-            koopman, probability, times, self.frame_ps, self.targets, self.group_index,
-            trainer.history, attrs)
+            koopman,
+            probability,
+            times,
+            self.frame_ps,
+            self.targets,
+            self.group_index,
+            trainer.history,
+            attrs,
+        )
         self.results.koopman = koopman
         self.results.model = model
         self.results.softmax = chi
@@ -276,12 +344,18 @@ class GDyNetAnalysis(AnalysisBase):
     def model_state_dict(self) -> dict:
         """Everything needed to apply the trained model to another trajectory."""
         return {
-            "format": MODEL_FORMAT, "config": self.results.model.config,
-            "model": self.results.model.state_dict(), "vocabulary": self.vocabulary,
-            "membership_map": self.results.membership_map.tolist(), "seed": self.seed,
-            "lag_ps": self.lag_ps, "select": self.select, "group": self.group,
+            "format": MODEL_FORMAT,
+            "config": self.results.model.config,
+            "model": self.results.model.state_dict(),
+            "vocabulary": self.vocabulary,
+            "membership_map": self.results.membership_map.tolist(),
+            "seed": self.seed,
+            "lag_ps": self.lag_ps,
+            "select": self.select,
+            "group": self.group,
             "environment": self.environment_select,
-            "max_neighbors": self.max_neighbors, "cutoff": self.cutoff,
+            "max_neighbors": self.max_neighbors,
+            "cutoff": self.cutoff,
         }
 
     def save(self, path: str | Path, figures: bool = True) -> list[Path]:

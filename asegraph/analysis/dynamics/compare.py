@@ -20,8 +20,9 @@ from torch import nn
 from asegraph.analysis.dynamics.koopman import KoopmanResult, koopman_analysis, membership_map
 
 
-def global_features(universe, targets: np.ndarray, group_index: np.ndarray,
-                    start=None, stop=None, step=None) -> np.ndarray:
+def global_features(
+    universe, targets: np.ndarray, group_index: np.ndarray, start=None, stop=None, step=None
+) -> np.ndarray:
     """Wrapped coordinates per target group: ndarray float32 [F, n, 3 (atoms of group + others)].
 
     All groups must have the same number of atoms.
@@ -37,9 +38,16 @@ def global_features(universe, targets: np.ndarray, group_index: np.ndarray,
 
 
 def global_vampnet(
-    features: np.ndarray, lag: int, blocks: list[range], n_states: int = 2,
-    hidden: tuple[int, ...] = (64, 32), n_epochs: int = 20, batch_size: int = 512,
-    learning_rate: float = 1e-3, patience: int = 5, seed: int = 0,
+    features: np.ndarray,
+    lag: int,
+    blocks: list[range],
+    n_states: int = 2,
+    hidden: tuple[int, ...] = (64, 32),
+    n_epochs: int = 20,
+    batch_size: int = 512,
+    learning_rate: float = 1e-3,
+    patience: int = 5,
+    seed: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Train deeptime's ``VAMPNet`` on the training block; memberships of all frames.
 
@@ -61,13 +69,17 @@ def global_vampnet(
     from torch.utils.data import ConcatDataset, DataLoader
 
     train, validation = blocks[0], blocks[1]
-    mean = features[train.start:train.stop].reshape(-1, features.shape[2]).mean(axis=0)
-    std = features[train.start:train.stop].reshape(-1, features.shape[2]).std(axis=0) + 1e-6
+    mean = features[train.start : train.stop].reshape(-1, features.shape[2]).mean(axis=0)
+    std = features[train.start : train.stop].reshape(-1, features.shape[2]).std(axis=0) + 1e-6
     scaled = (features - mean) / std
 
     def dataset(block: range):
-        return ConcatDataset([TrajectoryDataset(lag, np.ascontiguousarray(
-            scaled[block.start:block.stop, j])) for j in range(features.shape[1])])
+        return ConcatDataset(
+            [
+                TrajectoryDataset(lag, np.ascontiguousarray(scaled[block.start : block.stop, j]))
+                for j in range(features.shape[1])
+            ]
+        )
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -78,8 +90,9 @@ def global_vampnet(
             width = size
         lobe = nn.Sequential(*layers, nn.Linear(width, n_states), nn.Softmax(dim=1))
     generator = torch.Generator().manual_seed(seed)
-    train_loader = DataLoader(dataset(train), batch_size=batch_size, shuffle=True,
-                              generator=generator)
+    train_loader = DataLoader(
+        dataset(train), batch_size=batch_size, shuffle=True, generator=generator
+    )
     validation_loader = DataLoader(dataset(validation), batch_size=len(dataset(validation)))
     vampnet = VAMPNet(lobe=lobe, learning_rate=learning_rate)
     best, best_state, scores = -np.inf, None, []
@@ -94,19 +107,24 @@ def global_vampnet(
     lobe.load_state_dict(best_state)
     model = vampnet.fetch_model()
     chi = np.stack([model.transform(scaled[:, j]) for j in range(features.shape[1])], axis=1)
-    fitted = chi[train.start:validation.stop].reshape(-1, n_states)
+    fitted = chi[train.start : validation.stop].reshape(-1, n_states)
     memberships = chi @ membership_map(fitted)
     return memberships, np.asarray(scores)
 
 
 def compare_local_global(
-    gdynet_memberships: np.ndarray, global_memberships: np.ndarray, test: range, lag: int,
+    gdynet_memberships: np.ndarray,
+    global_memberships: np.ndarray,
+    test: range,
+    lag: int,
     **analysis_kwargs,
 ) -> dict[str, KoopmanResult]:
     """Koopman analyses of both models on the same test frames."""
     return {
-        "gdynet": koopman_analysis(gdynet_memberships[test.start:test.stop], lag,
-                                   **analysis_kwargs),
-        "global_vampnet": koopman_analysis(global_memberships[test.start:test.stop], lag,
-                                           **analysis_kwargs),
+        "gdynet": koopman_analysis(
+            gdynet_memberships[test.start : test.stop], lag, **analysis_kwargs
+        ),
+        "global_vampnet": koopman_analysis(
+            global_memberships[test.start : test.stop], lag, **analysis_kwargs
+        ),
     }

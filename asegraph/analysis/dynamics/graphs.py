@@ -86,14 +86,19 @@ def _nearest_within(positions, cell, targets, max_neighbors, radius, environment
     calculator = NeighborList(cutoff=float(radius), full_list=False)
     first, second, distances = calculator.compute(
         np.ascontiguousarray(positions, dtype=np.float64),
-        np.ascontiguousarray(cell, dtype=np.float64), True, quantities="ijd",
+        np.ascontiguousarray(cell, dtype=np.float64),
+        True,
+        quantities="ijd",
     )
     receivers = np.concatenate([first, second])  # half list -> both directions
     senders = np.concatenate([second, first])
     distances = np.concatenate([distances, distances])
     n_targets = len(targets)
-    all_targets = n_targets == len(positions) and environment is None and bool(
-        np.all(targets == np.arange(n_targets)))
+    all_targets = (
+        n_targets == len(positions)
+        and environment is None
+        and bool(np.all(targets == np.arange(n_targets)))
+    )
     if not all_targets:  # keep the pairs whose receiver is a target (and sender allowed)
         rank = np.full(len(positions), -1, dtype=np.int64)
         rank[targets] = np.arange(n_targets)
@@ -172,8 +177,9 @@ class GraphStore:
         """Bytes held by the neighbour arrays."""
         return int(self.neighbors.nbytes + self.distances.nbytes + self.times.nbytes)
 
-    def set_frame(self, index: int, neighbors: np.ndarray, distances: np.ndarray,
-                  time_ps: float) -> None:
+    def set_frame(
+        self, index: int, neighbors: np.ndarray, distances: np.ndarray, time_ps: float
+    ) -> None:
         self.neighbors[index] = neighbors
         self.distances[index] = distances
         self.times[index] = time_ps

@@ -56,57 +56,124 @@ def build_dataset(
     ps = "ps"
     states = np.argmax(probability, axis=2).astype(np.int8)
     data = {
-        "state_probability": _var(("time", "target", "state"), probability, one,
-                                  "membership of each target group in each Koopman state"),
-        "state_assignment": _var(("time", "target"), states, one,
-                                 "most probable state (PCCA+-style membership argmax)",
-                                 flag_values=np.arange(k, dtype=np.int8)),
-        "population_time": _var(("time", "state"), probability.mean(axis=1), one,
-                                "fraction of target groups in each state"),
-        "koopman_matrix": _var(("state", "state_to"), result.koopman_matrix, one,
-                               "Koopman (transition) matrix between states at the lag time"),
-        "eigenvalue": _var(("mode",), np.real(result.eigenvalues), one,
-                           "eigenvalues of the Koopman matrix (real part)"),
-        "right_eigenvector": _var(("state", "mode"), np.real(result.right_eigenvectors), one,
-                                  "right eigenvectors of the Koopman matrix (columns)"),
-        "left_eigenvector": _var(("state", "mode"), np.real(result.left_eigenvectors), one,
-                                 "left eigenvectors of the Koopman matrix (columns)"),
-        "population": _var(("state",), result.population, one,
-                           "stationary state population of the Koopman model"),
-        "implied_timescale": _var(("lag", "process"), result.implied_timescales * frame_ps, ps,
-                                  "implied relaxation timescale"),
-        "implied_timescale_lower": _var(("lag", "process"), result.its_lower * frame_ps, ps,
-                                        "implied timescale, lower 95% bound over blocks"),
-        "implied_timescale_upper": _var(("lag", "process"), result.its_upper * frame_ps, ps,
-                                        "implied timescale, upper 95% bound over blocks"),
+        "state_probability": _var(
+            ("time", "target", "state"),
+            probability,
+            one,
+            "membership of each target group in each Koopman state",
+        ),
+        "state_assignment": _var(
+            ("time", "target"),
+            states,
+            one,
+            "most probable state (PCCA+-style membership argmax)",
+            flag_values=np.arange(k, dtype=np.int8),
+        ),
+        "population_time": _var(
+            ("time", "state"),
+            probability.mean(axis=1),
+            one,
+            "fraction of target groups in each state",
+        ),
+        "koopman_matrix": _var(
+            ("state", "state_to"),
+            result.koopman_matrix,
+            one,
+            "Koopman (transition) matrix between states at the lag time",
+        ),
+        "eigenvalue": _var(
+            ("mode",),
+            np.real(result.eigenvalues),
+            one,
+            "eigenvalues of the Koopman matrix (real part)",
+        ),
+        "right_eigenvector": _var(
+            ("state", "mode"),
+            np.real(result.right_eigenvectors),
+            one,
+            "right eigenvectors of the Koopman matrix (columns)",
+        ),
+        "left_eigenvector": _var(
+            ("state", "mode"),
+            np.real(result.left_eigenvectors),
+            one,
+            "left eigenvectors of the Koopman matrix (columns)",
+        ),
+        "population": _var(
+            ("state",), result.population, one, "stationary state population of the Koopman model"
+        ),
+        "implied_timescale": _var(
+            ("lag", "process"),
+            result.implied_timescales * frame_ps,
+            ps,
+            "implied relaxation timescale",
+        ),
+        "implied_timescale_lower": _var(
+            ("lag", "process"),
+            result.its_lower * frame_ps,
+            ps,
+            "implied timescale, lower 95% bound over blocks",
+        ),
+        "implied_timescale_upper": _var(
+            ("lag", "process"),
+            result.its_upper * frame_ps,
+            ps,
+            "implied timescale, upper 95% bound over blocks",
+        ),
         "target_atom": _var(("target_atom",), target_atoms, one, "atom index of a target atom"),
         "target_group": _var(("target_atom",), group_index, one, "target group of a target atom"),
-        "train_vamp2": _var(("epoch",), [h["train_vamp2"] for h in history], one,
-                            "VAMP-2 score on the training block"),
-        "validation_vamp2": _var(("epoch",), [h["validation_vamp2"] for h in history], one,
-                                 "VAMP-2 score on the validation block"),
+        "train_vamp2": _var(
+            ("epoch",),
+            [h["train_vamp2"] for h in history],
+            one,
+            "VAMP-2 score on the training block",
+        ),
+        "validation_vamp2": _var(
+            ("epoch",),
+            [h["validation_vamp2"] for h in history],
+            one,
+            "VAMP-2 score on the validation block",
+        ),
     }
-    for name, label in (("ck_predicted", "predicted as K(lag)^n"),
-                        ("ck_estimated", "estimated at n*lag")):
-        data[name] = _var(("ck_lag", "state", "state_to"), getattr(result, name), one,
-                          f"Chapman-Kolmogorov transition probability {label}")
+    for name, label in (
+        ("ck_predicted", "predicted as K(lag)^n"),
+        ("ck_estimated", "estimated at n*lag"),
+    ):
+        data[name] = _var(
+            ("ck_lag", "state", "state_to"),
+            getattr(result, name),
+            one,
+            f"Chapman-Kolmogorov transition probability {label}",
+        )
         for bound in ("lower", "upper"):
             data[f"{name}_{bound}"] = _var(
-                ("ck_lag", "state", "state_to"), getattr(result, f"{name}_{bound}"), one,
-                f"Chapman-Kolmogorov {label}, {bound} 95% bound over blocks")
+                ("ck_lag", "state", "state_to"),
+                getattr(result, f"{name}_{bound}"),
+                one,
+                f"Chapman-Kolmogorov {label}, {bound} 95% bound over blocks",
+            )
     coords = {
-        "time": ("time", np.asarray(times_ps, dtype=np.float64),
-                 {"units": ps, "long_name": "simulation time", "standard_name": "time"}),
+        "time": (
+            "time",
+            np.asarray(times_ps, dtype=np.float64),
+            {"units": ps, "long_name": "simulation time", "standard_name": "time"},
+        ),
         "target": ("target", np.arange(probability.shape[1]), {"long_name": "target group"}),
         "state": ("state", np.arange(k), {"long_name": "Koopman state"}),
         "state_to": ("state_to", np.arange(k), {"long_name": "Koopman state after the lag"}),
         "mode": ("mode", np.arange(k), {"long_name": "Koopman eigenmode"}),
         "process": ("process", np.arange(1, k), {"long_name": "relaxation process"}),
         "lag": ("lag", result.its_lags * frame_ps, {"units": ps, "long_name": "lag time"}),
-        "ck_lag": ("ck_lag", result.ck_lags * frame_ps,
-                   {"units": ps, "long_name": "Chapman-Kolmogorov lag time"}),
-        "epoch": ("epoch", np.array([h["epoch"] for h in history], dtype=np.int64),
-                  {"long_name": "training epoch"}),
+        "ck_lag": (
+            "ck_lag",
+            result.ck_lags * frame_ps,
+            {"units": ps, "long_name": "Chapman-Kolmogorov lag time"},
+        ),
+        "epoch": (
+            "epoch",
+            np.array([h["epoch"] for h in history], dtype=np.int64),
+            {"long_name": "training epoch"},
+        ),
     }
     global_attrs = {
         "Conventions": "CF-1.10",
@@ -176,14 +243,19 @@ def plot_timescales(dataset: xr.Dataset, path: str | Path, reference: dict | Non
         its = dataset["implied_timescale"].sel(process=process)
         prefix = "GDyNet " if reference else ""
         axis.plot(lags, its, marker="o", label=f"{prefix}process {process}")
-        axis.fill_between(lags, dataset["implied_timescale_lower"].sel(process=process),
-                          dataset["implied_timescale_upper"].sel(process=process), alpha=0.25)
+        axis.fill_between(
+            lags,
+            dataset["implied_timescale_lower"].sel(process=process),
+            dataset["implied_timescale_upper"].sel(process=process),
+            alpha=0.25,
+        )
     styles = [("k", "--", "s"), ("C3", ":", "^"), ("C2", "-.", "v")]
     for (label, (ref_lags, ref_ts)), (color, line, marker) in zip(
         (reference or {}).items(), styles * 3
     ):
-        axis.plot(ref_lags, ref_ts, color=color, linestyle=line, marker=marker, markersize=3,
-                  label=label)
+        axis.plot(
+            ref_lags, ref_ts, color=color, linestyle=line, marker=marker, markersize=3, label=label
+        )
     axis.fill_between(lags, 0, lags, color="grey", alpha=0.4)
     axis.set_xlabel("lag time (ps)")
     axis.set_ylabel("implied timescale (ps)")
@@ -202,20 +274,33 @@ def plot_ck(dataset: xr.Dataset, path: str | Path) -> Path:
 
     k = dataset.sizes["state"]
     lags = dataset["ck_lag"].values
-    figure, axes = plt.subplots(k, k, figsize=(2.4 * k, 2.2 * k), sharex=True, sharey=True,
-                                squeeze=False)
+    figure, axes = plt.subplots(
+        k, k, figsize=(2.4 * k, 2.2 * k), sharex=True, sharey=True, squeeze=False
+    )
     for i in range(k):
         for j in range(k):
             ax = axes[i, j]
             sel = {"state": i, "state_to": j}
             ax.plot(lags, dataset["ck_predicted"].isel(sel), color="C0", label="predicted")
-            ax.fill_between(lags, dataset["ck_predicted_lower"].isel(sel),
-                            dataset["ck_predicted_upper"].isel(sel), color="C0", alpha=0.25)
+            ax.fill_between(
+                lags,
+                dataset["ck_predicted_lower"].isel(sel),
+                dataset["ck_predicted_upper"].isel(sel),
+                color="C0",
+                alpha=0.25,
+            )
             estimated = dataset["ck_estimated"].isel(sel).values
-            error = np.abs(np.stack([estimated - dataset["ck_estimated_lower"].isel(sel).values,
-                                     dataset["ck_estimated_upper"].isel(sel).values - estimated]))
-            ax.errorbar(lags, estimated, yerr=error, fmt="o", color="C3", markersize=3,
-                        label="estimated")
+            error = np.abs(
+                np.stack(
+                    [
+                        estimated - dataset["ck_estimated_lower"].isel(sel).values,
+                        dataset["ck_estimated_upper"].isel(sel).values - estimated,
+                    ]
+                )
+            )
+            ax.errorbar(
+                lags, estimated, yerr=error, fmt="o", color="C3", markersize=3, label="estimated"
+            )
             ax.set_title(f"{i} → {j}", fontsize=8)
             ax.set_ylim(-0.05, 1.05)
     for ax in axes[-1]:
@@ -234,8 +319,12 @@ def plot_populations(dataset: xr.Dataset, path: str | Path) -> Path:
 
     figure, axis = plt.subplots(figsize=(5, 3))
     for state in dataset["state"].values:
-        axis.plot(dataset["time"], dataset["population_time"].sel(state=state), lw=0.8,
-                  label=f"state {state}")
+        axis.plot(
+            dataset["time"],
+            dataset["population_time"].sel(state=state),
+            lw=0.8,
+            label=f"state {state}",
+        )
     axis.set_xlabel("time (ps)")
     axis.set_ylabel("population")
     axis.set_ylim(0, 1)

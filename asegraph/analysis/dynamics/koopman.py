@@ -104,8 +104,7 @@ class KoopmanModel(TransferOperatorModel):
         """Implied timescales [K-1] in frames: ``-lagtime / ln|lambda_i|``, i >= 1."""
         values = np.abs(self.eigen()[0][1:])
         with np.errstate(divide="ignore", invalid="ignore"):
-            result = np.where((values > 0) & (values < 1),
-                              -self.lagtime / np.log(values), np.inf)
+            result = np.where((values > 0) & (values < 1), -self.lagtime / np.log(values), np.inf)
         return result if k is None else result[:k]
 
     def stationary_distribution(self) -> np.ndarray:
@@ -120,8 +119,11 @@ def estimate_koopman(trajectories: list[np.ndarray], lag: int) -> KoopmanModel:
     usable = [np.ascontiguousarray(t, dtype=np.float64) for t in trajectories if len(t) > lag]
     if not usable:
         raise ParameterError(f"lag={lag} frames is not shorter than any trajectory block")
-    cov = Covariance(lagtime=lag, compute_c0t=True, remove_data_mean=False,
-                     bessels_correction=False).fit(usable).fetch_model()
+    cov = (
+        Covariance(lagtime=lag, compute_c0t=True, remove_data_mean=False, bessels_correction=False)
+        .fit(usable)
+        .fetch_model()
+    )
     return KoopmanModel(np.linalg.pinv(cov.cov_00) @ cov.cov_0t, lag)
 
 
@@ -273,11 +275,22 @@ def koopman_analysis(
     model = estimate_koopman(full, lag)
     values, right, left = model.eigen()
     return KoopmanResult(
-        lag=int(lag), koopman_matrix=model.koopman_matrix, eigenvalues=values,
-        right_eigenvectors=right, left_eigenvectors=left,
-        population=model.stationary_distribution(), its_lags=its_lags,
-        implied_timescales=its, its_lower=its_lower, its_upper=its_upper, ck_lags=ck_lags,
-        ck_predicted=predicted, ck_estimated=estimated, ck_predicted_lower=pred_lower,
-        ck_predicted_upper=pred_upper, ck_estimated_lower=est_lower,
-        ck_estimated_upper=est_upper, ck_passed=passed,
+        lag=int(lag),
+        koopman_matrix=model.koopman_matrix,
+        eigenvalues=values,
+        right_eigenvectors=right,
+        left_eigenvectors=left,
+        population=model.stationary_distribution(),
+        its_lags=its_lags,
+        implied_timescales=its,
+        its_lower=its_lower,
+        its_upper=its_upper,
+        ck_lags=ck_lags,
+        ck_predicted=predicted,
+        ck_estimated=estimated,
+        ck_predicted_lower=pred_lower,
+        ck_predicted_upper=pred_upper,
+        ck_estimated_lower=est_lower,
+        ck_estimated_upper=est_upper,
+        ck_passed=passed,
     )

@@ -45,8 +45,8 @@ class TargetGatedConv(GatedConv):
         a = self.atom_dim
         weight = self.fc_full.weight  # [2A, 2A+G]
         from_receiver = targets @ weight[:, :a].T  # [R, 2A]
-        from_sender = senders @ weight[:, a:2 * a].T  # [E, 2A]
-        pre = from_receiver[receivers] + from_sender + edges @ weight[:, 2 * a:].T
+        from_sender = senders @ weight[:, a : 2 * a].T  # [E, 2A]
+        pre = from_receiver[receivers] + from_sender + edges @ weight[:, 2 * a :].T
         gate, core = self.bn1(pre + self.fc_full.bias).chunk(2, dim=1)  # [E, A] each
         messages = torch.sigmoid(gate) * self.softplus(core)  # [E, A]
         summed = self.bn2(scatter_sum(messages, receivers, targets.shape[0]))  # [R, A]
@@ -92,15 +92,19 @@ class GDyNet(nn.Module):
     ) -> None:
         super().__init__()
         self.config = {
-            "n_species": n_species, "n_states": n_states, "atom_dim": atom_dim,
-            "n_conv": n_conv, "hidden_dim": hidden_dim, "cutoff": cutoff,
-            "gaussian_step": gaussian_step, "batch_norm": batch_norm,
+            "n_species": n_species,
+            "n_states": n_states,
+            "atom_dim": atom_dim,
+            "n_conv": n_conv,
+            "hidden_dim": hidden_dim,
+            "cutoff": cutoff,
+            "gaussian_step": gaussian_step,
+            "batch_norm": batch_norm,
         }
         self.embedding = nn.Embedding(n_species, atom_dim)
         self.expansion = GaussianDistance(0.0, cutoff, gaussian_step, gaussian_step)
         self.convs = nn.ModuleList(
-            TargetGatedConv(atom_dim, self.expansion.n_features, batch_norm)
-            for _ in range(n_conv)
+            TargetGatedConv(atom_dim, self.expansion.n_features, batch_norm) for _ in range(n_conv)
         )
         self.head = nn.Sequential(
             nn.Linear(atom_dim, hidden_dim), nn.Softplus(), nn.Linear(hidden_dim, n_states)

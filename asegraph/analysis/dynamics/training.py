@@ -111,9 +111,17 @@ class GDyNetTrainer:
     """
 
     def __init__(
-        self, model: GDyNet, data: GraphData, lag: int, blocks: list[range],
-        batch_frames: int = 32, learning_rate: float = 3e-3, max_epochs: int = 30,
-        patience: int = 5, seed: int = 0, checkpoint: str | Path | None = None,
+        self,
+        model: GDyNet,
+        data: GraphData,
+        lag: int,
+        blocks: list[range],
+        batch_frames: int = 32,
+        learning_rate: float = 3e-3,
+        max_epochs: int = 30,
+        patience: int = 5,
+        seed: int = 0,
+        checkpoint: str | Path | None = None,
     ) -> None:
         self.model, self.data, self.lag, self.blocks = model, data, int(lag), blocks
         self.batch_frames, self.max_epochs, self.patience = batch_frames, max_epochs, patience
@@ -127,8 +135,9 @@ class GDyNetTrainer:
         self.best_state = {k: v.clone() for k, v in model.state_dict().items()}
 
     def _pairs(self, frames: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        chi = self.model(*self.data.batch(np.concatenate([frames, frames + self.lag])),
-                         self.data.n_groups)  # [2B, n, K]
+        chi = self.model(
+            *self.data.batch(np.concatenate([frames, frames + self.lag])), self.data.n_groups
+        )  # [2B, n, K]
         chi_0, chi_t = chi.chunk(2, dim=0)
         return chi_0.reshape(-1, chi.shape[2]), chi_t.reshape(-1, chi.shape[2])
 
@@ -137,8 +146,10 @@ class GDyNetTrainer:
         """Softmax outputs (eval mode) for ``frames``: ndarray [F, n, K] float64."""
         self.model.eval()
         frames = np.asarray(frames)
-        out = [self.model(*self.data.batch(frames[i:i + batch_frames]), self.data.n_groups)
-               for i in range(0, len(frames), batch_frames)]
+        out = [
+            self.model(*self.data.batch(frames[i : i + batch_frames]), self.data.n_groups)
+            for i in range(0, len(frames), batch_frames)
+        ]
         return torch.cat(out).double().numpy()
 
     def score(self, block: range) -> float:
@@ -146,7 +157,7 @@ class GDyNetTrainer:
         chi = self.transform(block)
         k = chi.shape[2]
         chi_0 = torch.from_numpy(chi[: -self.lag].reshape(-1, k))
-        chi_t = torch.from_numpy(chi[self.lag:].reshape(-1, k))
+        chi_t = torch.from_numpy(chi[self.lag :].reshape(-1, k))
         return float(-vamp2_loss(chi_0, chi_t, mode="trunc"))
 
     def fit(self, progress: bool = False) -> GDyNetTrainer:
@@ -159,8 +170,13 @@ class GDyNetTrainer:
         if progress:
             from tqdm import tqdm
 
-            epochs = tqdm(epochs, desc="GDyNet training", unit="epoch",
-                          initial=self.epoch, total=self.max_epochs)
+            epochs = tqdm(
+                epochs,
+                desc="GDyNet training",
+                unit="epoch",
+                initial=self.epoch,
+                total=self.max_epochs,
+            )
         for epoch in epochs:
             if self._stale() >= self.patience:
                 break
@@ -168,7 +184,7 @@ class GDyNetTrainer:
             losses = []
             order = self.rng.permutation(starts)
             for i in range(0, max(len(order) - self.batch_frames // 2, 1), self.batch_frames):
-                loss = vamp2_loss(*self._pairs(order[i:i + self.batch_frames]))
+                loss = vamp2_loss(*self._pairs(order[i : i + self.batch_frames]))
                 self.optimizer.zero_grad()
                 loss.backward()
                 self.optimizer.step()
@@ -177,8 +193,13 @@ class GDyNetTrainer:
             if validation > self.best_score:
                 self.best_score = validation
                 self.best_state = {k: v.clone() for k, v in self.model.state_dict().items()}
-            self.history.append({"epoch": epoch, "train_vamp2": -float(np.mean(losses)),
-                                 "validation_vamp2": validation})
+            self.history.append(
+                {
+                    "epoch": epoch,
+                    "train_vamp2": -float(np.mean(losses)),
+                    "validation_vamp2": validation,
+                }
+            )
             self.epoch = epoch + 1
             if progress:
                 epochs.set_postfix(val_vamp2=f"{validation:.4f}")
@@ -195,10 +216,16 @@ class GDyNetTrainer:
 
     def _save(self) -> None:
         state = {
-            "format": "asegraph-gdynet-checkpoint-1", "config": self.model.config,
-            "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-            "best_state": self.best_state, "best_score": self.best_score,
-            "history": self.history, "epoch": self.epoch, "lag": self.lag, "seed": self.seed,
+            "format": "asegraph-gdynet-checkpoint-1",
+            "config": self.model.config,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "best_state": self.best_state,
+            "best_score": self.best_score,
+            "history": self.history,
+            "epoch": self.epoch,
+            "lag": self.lag,
+            "seed": self.seed,
             "blocks": [(b.start, b.stop) for b in self.blocks],
             "rng": self.rng.bit_generator.state,
         }

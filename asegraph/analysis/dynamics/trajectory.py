@@ -149,8 +149,10 @@ def load_universe(
     import MDAnalysis as mda
 
     files = None
-    if isinstance(trajectory, (list, tuple)) and trajectory and all(
-        isinstance(t, (str, Path)) for t in trajectory
+    if (
+        isinstance(trajectory, (list, tuple))
+        and trajectory
+        and all(isinstance(t, (str, Path)) for t in trajectory)
     ):
         files = [str(t) for t in trajectory]
         trajectory = files[0]

@@ -48,11 +48,15 @@ class EwaldReciprocal:
         recip = 2.0 * np.pi * np.linalg.inv(cell).T  # rows b_i, [3, 3] 1/Å
         k_c = 2.0 * alpha * np.sqrt(-np.log(accuracy))
         n_max = np.ceil(k_c / np.linalg.norm(recip, axis=1)).astype(int)
-        grid = np.stack(np.meshgrid(*[np.arange(-m, m + 1) for m in n_max], indexing="ij"),
-                        -1).reshape(-1, 3)
+        grid = np.stack(
+            np.meshgrid(*[np.arange(-m, m + 1) for m in n_max], indexing="ij"), -1
+        ).reshape(-1, 3)
         # half space: first non-zero index positive
-        half = (grid[:, 0] > 0) | ((grid[:, 0] == 0) & (grid[:, 1] > 0)) | (
-            (grid[:, 0] == 0) & (grid[:, 1] == 0) & (grid[:, 2] > 0))
+        half = (
+            (grid[:, 0] > 0)
+            | ((grid[:, 0] == 0) & (grid[:, 1] > 0))
+            | ((grid[:, 0] == 0) & (grid[:, 1] == 0) & (grid[:, 2] > 0))
+        )
         k = grid[half] @ recip  # [n_k, 3]
         k2 = np.einsum("ij,ij->i", k, k)
         keep = k2 <= k_c * k_c
@@ -103,8 +107,11 @@ def ewald_coulomb(atoms: Atoms, dielectric: float) -> tuple[float, np.ndarray]:
     q = atoms.get_initial_charges()
     charged = np.flatnonzero(q != 0)
     struct = Structure(
-        Lattice(atoms.cell.array), ["H"] * len(charged), atoms.positions[charged],
-        coords_are_cartesian=True, site_properties={"charge": q[charged]},
+        Lattice(atoms.cell.array),
+        ["H"] * len(charged),
+        atoms.positions[charged],
+        coords_are_cartesian=True,
+        site_properties={"charge": q[charged]},
     )
     struct.add_oxidation_state_by_site(list(q[charged]))
     from pymatgen.analysis.ewald import EwaldSummation
@@ -144,5 +151,6 @@ def coulomb_error_vs_ewald(atoms: Atoms, **ff_params) -> CoulombAccuracy:
     charged = np.flatnonzero(atoms.get_initial_charges() != 0)
     err = np.sqrt(np.mean(np.sum((f_dsf[charged] - f_ew[charged]) ** 2, axis=1)))
     ref = np.sqrt(np.mean(np.sum(f_ew[charged] ** 2, axis=1)))
-    return CoulombAccuracy(float(err), float(ref), float(err / ref),
-                           float((e_dsf - e_ew) / len(charged)))
+    return CoulombAccuracy(
+        float(err), float(ref), float(err / ref), float((e_dsf - e_ew) / len(charged))
+    )

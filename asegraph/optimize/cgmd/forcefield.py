@@ -94,9 +94,17 @@ class CGForceField(Calculator):
     # "energies": per-bead split; with Ewald the k-space energy is shared equally
     # among charged beads (the total is exact, the split is a convention).
     default_parameters = dict(
-        sigma=None, epsilon_kcal=None, lj_cutoff_factor=2.5, coulomb="ewald",
-        coulomb_cutoff=15.0, ewald_accuracy=1e-5, dsf_alpha=0.2, dielectric=5.0,
-        bond_k_kcal=50.0, bond_r0_factor=1.0, skin=2.0,
+        sigma=None,
+        epsilon_kcal=None,
+        lj_cutoff_factor=2.5,
+        coulomb="ewald",
+        coulomb_cutoff=15.0,
+        ewald_accuracy=1e-5,
+        dsf_alpha=0.2,
+        dielectric=5.0,
+        bond_k_kcal=50.0,
+        bond_r0_factor=1.0,
+        skin=2.0,
     )
     nolabel = True
 
@@ -137,39 +145,50 @@ class CGForceField(Calculator):
         self._kq = COULOMB_CONSTANT / p.dielectric
         if p.coulomb not in ("ewald", "dsf"):
             raise CalculatorSetupError(
-                f"CGForceField: coulomb must be 'ewald' or 'dsf', got {p.coulomb!r}")
+                f"CGForceField: coulomb must be 'ewald' or 'dsf', got {p.coulomb!r}"
+            )
         rcc = p.coulomb_cutoff
         if p.coulomb == "ewald":
             if abs(self.charges.sum()) > 1e-8:
                 raise CalculatorSetupError(
                     f"CGForceField: Ewald needs a neutral system, total charge is "
-                    f"{self.charges.sum():.6g} e; balance the charges or use coulomb='dsf'")
+                    f"{self.charges.sum():.6g} e; balance the charges or use coulomb='dsf'"
+                )
             a = math.sqrt(-math.log(p.ewald_accuracy)) / rcc
         else:
             a = p.dsf_alpha
         self._alpha = a
         self._recip = None
         self._e_shift = erfc(a * rcc) / rcc
-        self._f_shift = -(self._e_shift + 2 * a / math.sqrt(math.pi) * math.exp(-a * a * rcc * rcc)
-                          ) / rcc
+        self._f_shift = (
+            -(self._e_shift + 2 * a / math.sqrt(math.pi) * math.exp(-a * a * rcc * rcc)) / rcc
+        )
         bonds = np.asarray(atoms.info.get("bonds", np.zeros((0, 2))), dtype=np.int64).reshape(-1, 2)
         self.bonds = bonds
-        if p.coulomb == "ewald" and len(bonds) and (
-                (self.charges[bonds[:, 0]] != 0) & (self.charges[bonds[:, 1]] != 0)).any():
+        if (
+            p.coulomb == "ewald"
+            and len(bonds)
+            and ((self.charges[bonds[:, 0]] != 0) & (self.charges[bonds[:, 1]] != 0)).any()
+        ):
             raise CalculatorSetupError(
                 "CGForceField: a bond joins two charged beads, which Ewald exclusions do not "
-                "support; use coulomb='dsf' or uncharge one bead")
+                "support; use coulomb='dsf' or uncharge one bead"
+            )
         self._bond_r0 = p.bond_r0_factor * sigma[self.types[bonds[:, 0]], self.types[bonds[:, 1]]]
         self._bond_k = p.bond_k_kcal * KCAL_MOL
         n = len(atoms)
-        self._bond_keys = np.sort(np.minimum(bonds[:, 0], bonds[:, 1]) * n
-                                  + np.maximum(bonds[:, 0], bonds[:, 1]))
+        self._bond_keys = np.sort(
+            np.minimum(bonds[:, 0], bonds[:, 1]) * n + np.maximum(bonds[:, 0], bonds[:, 1])
+        )
         # two pair lists: (A) all beads, pairs with an uncharged bead, LJ cut-offs only;
         # (B) charged beads among themselves, cut-off max(R_c, their LJ cut-offs)
         q_on = self.charges != 0
         self._charged_idx = np.flatnonzero(q_on)
-        t_all, t_unch, t_ch = (np.unique(self.types), np.unique(self.types[~q_on]),
-                               np.unique(self.types[q_on]))
+        t_all, t_unch, t_ch = (
+            np.unique(self.types),
+            np.unique(self.types[~q_on]),
+            np.unique(self.types[q_on]),
+        )
         self.cutoff_a = float(rc[np.ix_(t_all, t_unch)].max()) if len(t_unch) else 0.0
         self.cutoff_b = float(max(rcc, rc[np.ix_(t_ch, t_ch)].max())) if len(t_ch) else 0.0
         self.cutoff = max(self.cutoff_a, self.cutoff_b)
@@ -205,12 +224,21 @@ class CGForceField(Calculator):
                 keys = np.minimum(i, j) * n + np.maximum(i, j)
                 keep &= ~np.isin(keys, self._bond_keys) & ~((i == j) & (s == 0).all(axis=1))
                 parts.append((i[keep], j[keep], s[keep]))
-            i, j, s = (np.concatenate(x) for x in zip(*parts, strict=True)) if parts else (
-                np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 3)))
-            self._nl = dict(ref=positions.copy(), offset=positions - wrapped, cell=cell.copy(),
-                            i=i, j=j, shift=s.astype(np.float64) @ cell,
-                            tpair=self.types[i] * 4 + self.types[j],
-                            qq=self.charges[i] * self.charges[j])
+            i, j, s = (
+                (np.concatenate(x) for x in zip(*parts, strict=True))
+                if parts
+                else (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 3)))
+            )
+            self._nl = dict(
+                ref=positions.copy(),
+                offset=positions - wrapped,
+                cell=cell.copy(),
+                i=i,
+                j=j,
+                shift=s.astype(np.float64) @ cell,
+                tpair=self.types[i] * 4 + self.types[j],
+                qq=self.charges[i] * self.charges[j],
+            )
             self._nl["charged"] = np.flatnonzero(self._nl["qq"] != 0.0)
             self.n_rebuilds += 1
         nl = self._nl
@@ -221,10 +249,16 @@ class CGForceField(Calculator):
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
         Calculator.calculate(self, atoms, properties, system_changes)
         atoms = self.atoms
-        key = (len(atoms), np.asarray(atoms.arrays.get("bead_type", [])).tobytes(),
-               atoms.get_initial_charges().tobytes())
-        if self._nl is None or getattr(self, "_setup_key", None) != key or \
-                "numbers" in system_changes:
+        key = (
+            len(atoms),
+            np.asarray(atoms.arrays.get("bead_type", [])).tobytes(),
+            atoms.get_initial_charges().tobytes(),
+        )
+        if (
+            self._nl is None
+            or getattr(self, "_setup_key", None) != key
+            or "numbers" in system_changes
+        ):
             self._setup(atoms)
         pos = atoms.get_positions()
         cell = np.asarray(atoms.cell.array, dtype=np.float64)
@@ -276,8 +310,9 @@ class CGForceField(Calculator):
             e_atom[q_idx] += e_k / len(q_idx)
         fvec = fscal[:, None] * vec  # force on j, [n_pairs, 3] eV/Å
         for k in range(3):
-            forces[:, k] += (np.bincount(nl["j"], fvec[:, k], n)
-                             - np.bincount(nl["i"], fvec[:, k], n))
+            forces[:, k] += np.bincount(nl["j"], fvec[:, k], n) - np.bincount(
+                nl["i"], fvec[:, k], n
+            )
         # bonds (minimum image)
         if len(self.bonds):
             bi, bj = self.bonds[:, 0], self.bonds[:, 1]

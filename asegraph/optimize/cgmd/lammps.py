@@ -107,20 +107,35 @@ def _write_data(atoms, path: Path, r0_factor: float) -> tuple[np.ndarray, list[t
     masses = {}
     for t, m in zip(types, atoms.get_masses(), strict=True):
         masses.setdefault(int(t), float(m))
-    lines = ["LAMMPS data file written by asegraph", "",
-             f"{len(atoms)} atoms", f"{len(bonds)} bonds", f"{n_types} atom types",
-             f"{max(len(pairs), 1)} bond types", "",
-             f"0.0 {lengths[0]:.12f} xlo xhi", f"0.0 {lengths[1]:.12f} ylo yhi",
-             f"0.0 {lengths[2]:.12f} zlo zhi", "", "Masses", ""]
+    lines = [
+        "LAMMPS data file written by asegraph",
+        "",
+        f"{len(atoms)} atoms",
+        f"{len(bonds)} bonds",
+        f"{n_types} atom types",
+        f"{max(len(pairs), 1)} bond types",
+        "",
+        f"0.0 {lengths[0]:.12f} xlo xhi",
+        f"0.0 {lengths[1]:.12f} ylo yhi",
+        f"0.0 {lengths[2]:.12f} zlo zhi",
+        "",
+        "Masses",
+        "",
+    ]
     lines += [f"{t + 1} {masses.get(t, 1.0):.6f}" for t in range(n_types)]
     lines += ["", "Atoms # full", ""]
-    lines += [f"{i + 1} {mol[i]} {types[i] + 1} {q[i]:.10f} {wrapped[i, 0]:.12f} "
-              f"{wrapped[i, 1]:.12f} {wrapped[i, 2]:.12f} {image[i, 0]} {image[i, 1]} "
-              f"{image[i, 2]}" for i in range(len(atoms))]
+    lines += [
+        f"{i + 1} {mol[i]} {types[i] + 1} {q[i]:.10f} {wrapped[i, 0]:.12f} "
+        f"{wrapped[i, 1]:.12f} {wrapped[i, 2]:.12f} {image[i, 0]} {image[i, 1]} "
+        f"{image[i, 2]}"
+        for i in range(len(atoms))
+    ]
     if len(bonds):
         lines += ["", "Bonds", ""]
-        lines += [f"{k + 1} {btype[tuple(sorted((int(types[a]), int(types[b]))))]} {a + 1} {b + 1}"
-                  for k, (a, b) in enumerate(bonds)]
+        lines += [
+            f"{k + 1} {btype[tuple(sorted((int(types[a]), int(types[b]))))]} {a + 1} {b + 1}"
+            for k, (a, b) in enumerate(bonds)
+        ]
     path.write_text("\n".join(lines) + "\n")
     return sigma, [(btype[p], r0_factor * sigma[p[0], p[1]]) for p in pairs]
 
@@ -134,28 +149,41 @@ def _setup(lmp, atoms, ff: dict, workdir: Path) -> None:
     sigma, btypes = _write_data(atoms, workdir / "system.data", p["bond_r0_factor"])
     _, eps = pair_tables(atoms.info.get("cg_params", {}))
     rc = p["lj_cutoff_factor"] * sigma
-    cmds = ["units real", "atom_style full", "boundary p p p",
-            "special_bonds lj/coul 0.0 1.0 1.0",
-            f"read_data {workdir / 'system.data'}"]
+    cmds = [
+        "units real",
+        "atom_style full",
+        "boundary p p p",
+        "special_bonds lj/coul 0.0 1.0 1.0",
+        f"read_data {workdir / 'system.data'}",
+    ]
     if p["coulomb"] == "ewald":
         alpha = np.sqrt(-np.log(p["ewald_accuracy"])) / p["coulomb_cutoff"]
         cmds.append(f"pair_style lj/cut/coul/long {rc.max():.10f} {p['coulomb_cutoff']:.10f}")
     else:
-        cmds.append(f"pair_style lj/cut/coul/dsf {p['dsf_alpha']:.10f} {rc.max():.10f} "
-                    f"{p['coulomb_cutoff']:.10f}")
+        cmds.append(
+            f"pair_style lj/cut/coul/dsf {p['dsf_alpha']:.10f} {rc.max():.10f} "
+            f"{p['coulomb_cutoff']:.10f}"
+        )
     for i in range(4):
         for j in range(i, 4):
-            cmds.append(f"pair_coeff {i + 1} {j + 1} {eps[i, j]:.10f} {sigma[i, j]:.10f} "
-                        f"{rc[i, j]:.10f}")
-    cmds += ["pair_modify shift yes", f"dielectric {p['dielectric']:.10f}",
-             "bond_style harmonic"]
+            cmds.append(
+                f"pair_coeff {i + 1} {j + 1} {eps[i, j]:.10f} {sigma[i, j]:.10f} {rc[i, j]:.10f}"
+            )
+    cmds += ["pair_modify shift yes", f"dielectric {p['dielectric']:.10f}", "bond_style harmonic"]
     cmds += [f"bond_coeff {t} {p['bond_k_kcal']:.10f} {r0:.10f}" for t, r0 in btypes] or [
-        "bond_coeff 1 0.0 1.0"]
+        "bond_coeff 1 0.0 1.0"
+    ]
     if p["coulomb"] == "ewald":
-        cmds += [f"kspace_style ewald {p['ewald_accuracy']:.3g}",
-                 f"kspace_modify gewald {alpha:.12f}"]
-    cmds += [f"neighbor {p['skin']:.4f} bin", "neigh_modify delay 0 every 1 check yes",
-             "thermo_style custom step temp pe", "thermo_modify norm no"]
+        cmds += [
+            f"kspace_style ewald {p['ewald_accuracy']:.3g}",
+            f"kspace_modify gewald {alpha:.12f}",
+        ]
+    cmds += [
+        f"neighbor {p['skin']:.4f} bin",
+        "neigh_modify delay 0 every 1 check yes",
+        "thermo_style custom step temp pe",
+        "thermo_modify norm no",
+    ]
     lmp.commands_list(cmds)
 
 
@@ -197,16 +225,20 @@ def run_lammps_md(atoms, settings, *, seed: int) -> tuple[np.ndarray, float]:
             _setup(lmp, atoms, settings.forcefield_params(), tmp)
             t, dt = settings.temperature_K, settings.timestep_fs
             damp = 1.0 / settings.friction_per_fs if settings.friction_per_fs > 0 else 1e12
-            lmp.commands_list([
-                f"timestep {dt}",
-                f"velocity all create {t} {seed_l} mom yes rot no dist gaussian",
-                f"fix lang all langevin {t} {t} {damp} {seed_l + 1} zero yes",
-                "fix integ all nve", "fix mom all momentum 1 linear 1 1 1",
-                "thermo 0", f"run {settings.n_equil}",
-                "group ions type 1 2",
-                f"dump ions ions custom {settings.stride} {tmp / 'ions.dump'} id xu yu zu",
-                "dump_modify ions sort id format float %.10g",
-            ])
+            lmp.commands_list(
+                [
+                    f"timestep {dt}",
+                    f"velocity all create {t} {seed_l} mom yes rot no dist gaussian",
+                    f"fix lang all langevin {t} {t} {damp} {seed_l + 1} zero yes",
+                    "fix integ all nve",
+                    "fix mom all momentum 1 linear 1 1 1",
+                    "thermo 0",
+                    f"run {settings.n_equil}",
+                    "group ions type 1 2",
+                    f"dump ions ions custom {settings.stride} {tmp / 'ions.dump'} id xu yu zu",
+                    "dump_modify ions sort id format float %.10g",
+                ]
+            )
             t0 = time.perf_counter()
             lmp.command(f"run {settings.n_prod}")
             per_step = (time.perf_counter() - t0) / max(settings.n_prod, 1)
@@ -222,6 +254,6 @@ def _read_dump(path: Path, n: int) -> np.ndarray:
     lines = path.read_text().splitlines()
     block = 9 + n
     n_frames = len(lines) // block
-    rows = [lines[f * block + 9:(f + 1) * block] for f in range(n_frames)]
+    rows = [lines[f * block + 9 : (f + 1) * block] for f in range(n_frames)]
     data = np.array([[list(map(float, r.split())) for r in fr] for fr in rows])
     return data[:, :, 1:4]

@@ -124,13 +124,22 @@ class CGMDSettings:
 
     def topology(self) -> CGTopology:
         """The :class:`CGTopology` of these settings."""
-        return CGTopology(self.n_chains, self.chain_length, self.secondary_ratio,
-                          self.packing_fraction)
+        return CGTopology(
+            self.n_chains, self.chain_length, self.secondary_ratio, self.packing_fraction
+        )
 
     def forcefield_params(self) -> dict:
         """Keyword arguments of :class:`CGForceField`."""
-        keys = ("coulomb", "coulomb_cutoff", "ewald_accuracy", "dsf_alpha", "dielectric",
-                "lj_cutoff_factor", "bond_k_kcal", "skin")
+        keys = (
+            "coulomb",
+            "coulomb_cutoff",
+            "ewald_accuracy",
+            "dsf_alpha",
+            "dielectric",
+            "lj_cutoff_factor",
+            "bond_k_kcal",
+            "skin",
+        )
         return {k: getattr(self, k) for k in keys}
 
     def to_dict(self) -> dict:
@@ -161,8 +170,14 @@ def run_ase_md(atoms, settings: CGMDSettings, *, seed: int) -> tuple[np.ndarray,
     thermalize_momenta(atoms, temperature_K=settings.temperature_K, rng=rng)
     Stationary(atoms)
     atoms.set_constraint(FixCom())
-    dyn = Langevin(atoms, settings.timestep_fs * units.fs, temperature_K=settings.temperature_K,
-                   friction=settings.friction_per_fs / units.fs, fixcm=False, rng=rng)
+    dyn = Langevin(
+        atoms,
+        settings.timestep_fs * units.fs,
+        temperature_K=settings.temperature_K,
+        friction=settings.friction_per_fs / units.fs,
+        fixcm=False,
+        rng=rng,
+    )
     ions = np.flatnonzero(atoms.get_initial_charges() != 0)
     _run_checked(dyn, atoms, settings.n_equil)
     frames = []
@@ -187,8 +202,9 @@ def _run_checked(dyn, atoms, n_steps: int, chunk: int = 500) -> None:
             raise SimulationFailed(f"MD diverged (non-finite positions) after {done} steps")
 
 
-def run_cgmd(params: Mapping[str, float], settings: CGMDSettings | Mapping | None = None, *,
-             seed: int) -> dict:
+def run_cgmd(
+    params: Mapping[str, float], settings: CGMDSettings | Mapping | None = None, *, seed: int
+) -> dict:
     """One CG-MD evaluation of a design point.
 
     Parameters
@@ -226,14 +242,24 @@ def run_cgmd(params: Mapping[str, float], settings: CGMDSettings | Mapping | Non
         raise SimulationFailed("MD produced non-finite ion positions")
     q = atoms.get_initial_charges()
     res = onsager_transport(
-        frames, q[q != 0], timestep_fs=settings.timestep_fs * settings.stride,
-        volume=atoms.get_volume(), temperature_K=settings.temperature_K,
-        fit_window=(settings.fit_start, settings.fit_end), n_blocks=settings.n_blocks,
+        frames,
+        q[q != 0],
+        timestep_fs=settings.timestep_fs * settings.stride,
+        volume=atoms.get_volume(),
+        temperature_K=settings.temperature_K,
+        fit_window=(settings.fit_start, settings.fit_end),
+        n_blocks=settings.n_blocks,
     )
     out = res.to_dict()
     if not all(math.isfinite(out[k]) for k in ("sigma", "sigma_li", "t_li")):
         raise SimulationFailed(f"transport analysis gave non-finite values: {out}")
-    out.update(value=res.sigma_li, uncertainty=res.sigma_li_err, n_beads=len(atoms),
-               n_ions=int((q != 0).sum()), seconds_per_step=per_step,
-               backend=settings.backend, volume_A3=float(atoms.get_volume()))
+    out.update(
+        value=res.sigma_li,
+        uncertainty=res.sigma_li_err,
+        n_beads=len(atoms),
+        n_ions=int((q != 0).sum()),
+        seconds_per_step=per_step,
+        backend=settings.backend,
+        volume_A3=float(atoms.get_volume()),
+    )
     return out

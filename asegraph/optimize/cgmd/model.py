@@ -153,8 +153,9 @@ def build_system(
     seq = _chain_sequence(topo.chain_length, topo.secondary_ratio)
     n_eo = int((seq == 2).sum()) * topo.n_chains
     n_salt = max(1, int(round(c_salt * n_eo)))
-    types = np.concatenate([np.tile(seq, topo.n_chains), np.zeros(n_salt, np.int64),
-                            np.ones(n_salt, np.int64)])
+    types = np.concatenate(
+        [np.tile(seq, topo.n_chains), np.zeros(n_salt, np.int64), np.ones(n_salt, np.int64)]
+    )
     volume = float(np.sum(4.0 / 3.0 * math.pi * radii[types] ** 3)) / topo.packing_fraction
     box = volume ** (1.0 / 3.0)
     rng = np.random.default_rng(seed)
@@ -214,7 +215,10 @@ def build_system(
         mol_id[i] = topo.n_chains + (i - placed)
         placed += 1
     atoms = Atoms(
-        symbols=[_SYMBOLS[t] for t in types], positions=pos, cell=np.eye(3) * box, pbc=True,
+        symbols=[_SYMBOLS[t] for t in types],
+        positions=pos,
+        cell=np.eye(3) * box,
+        pbc=True,
         masses=[_MASSES[BEAD_TYPES[t]] for t in types],
         charges=[_CHARGES[BEAD_TYPES[t]] for t in types],
     )

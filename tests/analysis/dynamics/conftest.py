@@ -39,8 +39,13 @@ def _water_universe(n_frames: int = 60, seed: int = 0, triclinic: bool = False):
     rng = np.random.default_rng(seed)
     n_side, spacing = 3, 3.1
     oh = np.array([[0.0, 0.0, 0.0], [0.96, 0.0, 0.0], [-0.24, 0.93, 0.0]])  # O, H, H (Å)
-    centres = np.array([[i, j, k] for i in range(n_side) for j in range(n_side)
-                        for k in range(n_side)], dtype=float) * spacing
+    centres = (
+        np.array(
+            [[i, j, k] for i in range(n_side) for j in range(n_side) for k in range(n_side)],
+            dtype=float,
+        )
+        * spacing
+    )
     n_water = len(centres)
     frames = []
     for _ in range(n_frames):
@@ -49,16 +54,23 @@ def _water_universe(n_frames: int = 60, seed: int = 0, triclinic: bool = False):
             q, _ = np.linalg.qr(rng.normal(size=(3, 3)))
             molecules.append(c + rng.normal(scale=0.3, size=3) + oh @ q.T)
         frames.append(np.concatenate(molecules))
-    universe = mda.Universe.empty(3 * n_water, n_residues=n_water,
-                                  atom_resindex=np.repeat(np.arange(n_water), 3),
-                                  trajectory=False)
+    universe = mda.Universe.empty(
+        3 * n_water,
+        n_residues=n_water,
+        atom_resindex=np.repeat(np.arange(n_water), 3),
+        trajectory=False,
+    )
     universe.add_TopologyAttr("names", ["OW", "HW1", "HW2"] * n_water)
     universe.add_TopologyAttr("elements", ["O", "H", "H"] * n_water)
     universe.add_TopologyAttr("resnames", ["SOL"] * n_water)
     length = n_side * spacing
     box = [length, length, length, 90, 90, 75 if triclinic else 90]
-    universe.load_new(np.asarray(frames, dtype=np.float32), format=MemoryReader,
-                      dimensions=np.array(box, dtype=np.float32), dt=0.05)
+    universe.load_new(
+        np.asarray(frames, dtype=np.float32),
+        format=MemoryReader,
+        dimensions=np.array(box, dtype=np.float32),
+        dt=0.05,
+    )
     return universe
 
 

@@ -25,8 +25,15 @@ def test_dataset_contents(short_run):
     assert ds.sizes["time"] == 600 and ds.sizes["target"] == 16 and ds.sizes["state"] == 2
     np.testing.assert_allclose(ds["state_probability"].sum("state"), 1.0, atol=1e-9)
     np.testing.assert_allclose(ds["time"].values[:3], [0.0, 0.1, 0.2], atol=1e-5)
-    for name in ("koopman_matrix", "implied_timescale", "implied_timescale_lower",
-                 "implied_timescale_upper", "ck_predicted", "ck_estimated", "population"):
+    for name in (
+        "koopman_matrix",
+        "implied_timescale",
+        "implied_timescale_lower",
+        "implied_timescale_upper",
+        "ck_predicted",
+        "ck_estimated",
+        "population",
+    ):
         assert "units" in ds[name].attrs and "long_name" in ds[name].attrs, name
     assert ds["implied_timescale"].attrs["units"] == "ps"
     assert ds["lag"].attrs["units"] == "ps" and ds["ck_lag"].values[0] == pytest.approx(0.5)
@@ -49,17 +56,18 @@ def test_save_writes_netcdf_model_and_figures(short_run, tmp_path):
 
 def test_model_file_reproduces_outputs(short_run, toy_universe, tmp_path):
     short_run.save(tmp_path / "li.nc", figures=False)
-    again = GDyNetAnalysis(toy_universe, select="name Li", lag="0.5ps",
-                           model_file=tmp_path / "li.pt", **FAST).run(stop=600)
-    np.testing.assert_allclose(again.results.memberships, short_run.results.memberships,
-                               atol=1e-5)
+    again = GDyNetAnalysis(
+        toy_universe, select="name Li", lag="0.5ps", model_file=tmp_path / "li.pt", **FAST
+    ).run(stop=600)
+    np.testing.assert_allclose(again.results.memberships, short_run.results.memberships, atol=1e-5)
 
 
 def test_checkpoint_resume_continues_history(toy_universe, tmp_path):
     checkpoint = tmp_path / "fit.ckpt"
     kwargs = {**FAST, "checkpoint": checkpoint}
-    first = GDyNetAnalysis(toy_universe, select="name Li", lag="0.5ps",
-                           **{**kwargs, "max_epochs": 1}).run(stop=400)
+    first = GDyNetAnalysis(
+        toy_universe, select="name Li", lag="0.5ps", **{**kwargs, "max_epochs": 1}
+    ).run(stop=400)
     assert checkpoint.exists() and len(first.results.history) == 1
     resumed = GDyNetAnalysis(toy_universe, select="name Li", lag="0.5ps", **kwargs).run(stop=400)
     assert [h["epoch"] for h in resumed.results.history] == [0, 1]
@@ -70,9 +78,17 @@ def test_checkpoint_resume_continues_history(toy_universe, tmp_path):
 
 def test_water_residues_in_a_triclinic_box(water_universe):
     u = water_universe(n_frames=80, triclinic=True)
-    run = GDyNetAnalysis(u, select="resname SOL", group="residues", lag="0.05ps",
-                         max_neighbors=8, cutoff=5.0, max_epochs=1, n_blocks=2,
-                         ck_steps=2).run()
+    run = GDyNetAnalysis(
+        u,
+        select="resname SOL",
+        group="residues",
+        lag="0.05ps",
+        max_neighbors=8,
+        cutoff=5.0,
+        max_epochs=1,
+        n_blocks=2,
+        ck_steps=2,
+    ).run()
     ds = run.results.dataset
     assert ds.sizes["target"] == 27 and ds.sizes["target_atom"] == 81
     assert ds.attrs["group"] == "residues"
@@ -85,12 +101,20 @@ def test_water_residues_in_a_triclinic_box(water_universe):
         ({"n_states": 1}, {}, ParameterError, "n_states must be an integer >= 2, got 1"),
         ({"select": "name Na"}, {}, ParameterError, "selects no atoms"),
         ({"environment": "name Na"}, {}, ParameterError, "environment='name Na' selects no"),
-        ({"lag": "1ps"}, {"stop": 10}, ParameterError,
-         r"lag=1 ps \(10 frames\) is not shorter than the analysed trajectory \(10 frames"),
+        (
+            {"lag": "1ps"},
+            {"stop": 10},
+            ParameterError,
+            r"lag=1 ps \(10 frames\) is not shorter than the analysed trajectory \(10 frames",
+        ),
         ({}, {"stop": 1}, ParameterError, "only 1 frame\\(s\\) left after slicing"),
         ({"lag": "0.15ps"}, {}, ParameterError, "is not a whole number of analysed frames"),
-        ({"lag": "2ps"}, {"stop": 60}, ParameterError,
-         "the validation block has 15 frames but lag=20 frames"),
+        (
+            {"lag": "2ps"},
+            {"stop": 60},
+            ParameterError,
+            "the validation block has 15 frames but lag=20 frames",
+        ),
         ({"max_neighbors": 0}, {}, ParameterError, "max_neighbors must be >= 1"),
         ({"interval_source": "x"}, {}, ParameterError, "interval_source must be one of"),
         ({}, {"frames": [0, 1, 5, 9]}, ParameterError, "needs evenly spaced frames"),
@@ -103,8 +127,9 @@ def test_bad_input(toy_universe, kwargs, run_kwargs, error, message):
 
 
 def test_missing_box_is_reported():
-    frames = [Atoms("Li2S2", positions=np.random.default_rng(i).random((4, 3)) * 5)
-              for i in range(5)]
+    frames = [
+        Atoms("Li2S2", positions=np.random.default_rng(i).random((4, 3)) * 5) for i in range(5)
+    ]
     u = universe_from_ase(frames, timestep_ps=0.1)
     with pytest.raises(InputFileError, match="frame 0 has no periodic box"):
         GDyNetAnalysis(u, select="name Li", lag=0.1, split=(0.4, 0.3, 0.3)).run()
@@ -113,7 +138,6 @@ def test_missing_box_is_reported():
 def test_memory_mapped_graph_cache_gives_the_same_result(toy_universe, tmp_path):
     settings = {"select": "name Li", "lag": "0.5ps", **FAST, "max_epochs": 1}
     in_memory = GDyNetAnalysis(toy_universe, **settings).run(stop=300)
-    cached = GDyNetAnalysis(toy_universe, graph_cache=tmp_path / "graphs", **settings).run(
-        stop=300)
+    cached = GDyNetAnalysis(toy_universe, graph_cache=tmp_path / "graphs", **settings).run(stop=300)
     assert (tmp_path / "graphs.distances.npy").exists()
     np.testing.assert_allclose(cached.results.memberships, in_memory.results.memberships)

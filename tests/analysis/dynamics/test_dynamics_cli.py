@@ -17,31 +17,72 @@ def _run(args):
 
 def test_cli_writes_outputs(tmp_path):
     out = tmp_path / "li.nc"
-    result = _run([SHIPPED_TRAJECTORY, "--topology", SHIPPED_TOPOLOGY, "--select", "name Li",
-                   "--environment", "name S", "--states", "2", "--lag", "500fs", "-o", out,
-                   *FAST])
+    result = _run(
+        [
+            SHIPPED_TRAJECTORY,
+            "--topology",
+            SHIPPED_TOPOLOGY,
+            "--select",
+            "name Li",
+            "--environment",
+            "name S",
+            "--states",
+            "2",
+            "--lag",
+            "500fs",
+            "-o",
+            out,
+            *FAST,
+        ]
+    )
     assert result.exit_code == 0, result.output
     assert "slowest implied timescale at lag 0.5 ps" in result.output
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "li.nc", "li.pt", "li_ck.png", "li_populations.png", "li_timescales.png"]
+        "li.nc",
+        "li.pt",
+        "li_ck.png",
+        "li_populations.png",
+        "li_timescales.png",
+    ]
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--topology", SHIPPED_TOPOLOGY, "--select", "name Na", "--lag", "1ps"],
-         "select='name Na' selects no atoms"),
-        (["--topology", SHIPPED_TOPOLOGY, "--select", "name Li", "--lag", "1ps", "--states", "1"],
-         "n_states must be an integer >= 2"),
-        (["--topology", SHIPPED_TOPOLOGY, "--select", "name Li", "--lag", "400ps"],
-         "is not shorter than the analysed trajectory"),
-        (["--topology", SHIPPED_TOPOLOGY, "--select", "name Li", "--lag", "1ps", "--stop", "1"],
-         "only 1 frame"),
+        (
+            ["--topology", SHIPPED_TOPOLOGY, "--select", "name Na", "--lag", "1ps"],
+            "select='name Na' selects no atoms",
+        ),
+        (
+            [
+                "--topology",
+                SHIPPED_TOPOLOGY,
+                "--select",
+                "name Li",
+                "--lag",
+                "1ps",
+                "--states",
+                "1",
+            ],
+            "n_states must be an integer >= 2",
+        ),
+        (
+            ["--topology", SHIPPED_TOPOLOGY, "--select", "name Li", "--lag", "400ps"],
+            "is not shorter than the analysed trajectory",
+        ),
+        (
+            ["--topology", SHIPPED_TOPOLOGY, "--select", "name Li", "--lag", "1ps", "--stop", "1"],
+            "only 1 frame",
+        ),
         (["--select", "name Li", "--lag", "1ps"], "carries no element or atom-type information"),
-        (["--topology", SHIPPED_TOPOLOGY, "--select", "name Li", "--lag", "soon"],
-         "expected a time such as '1ps'"),
-        (["--topology", "missing.pdb", "--select", "name Li", "--lag", "1ps"],
-         "topology 'missing.pdb' does not exist"),
+        (
+            ["--topology", SHIPPED_TOPOLOGY, "--select", "name Li", "--lag", "soon"],
+            "expected a time such as '1ps'",
+        ),
+        (
+            ["--topology", "missing.pdb", "--select", "name Li", "--lag", "1ps"],
+            "topology 'missing.pdb' does not exist",
+        ),
     ],
 )
 def test_cli_user_errors(tmp_path, args, message):
@@ -55,6 +96,17 @@ def test_cli_user_errors(tmp_path, args, message):
 
 
 def test_cli_missing_output_folder(tmp_path):
-    result = _run([SHIPPED_TRAJECTORY, "--topology", SHIPPED_TOPOLOGY, "--select", "name Li",
-                   "--lag", "1ps", "-o", tmp_path / "nope" / "x.nc"])
+    result = _run(
+        [
+            SHIPPED_TRAJECTORY,
+            "--topology",
+            SHIPPED_TOPOLOGY,
+            "--select",
+            "name Li",
+            "--lag",
+            "1ps",
+            "-o",
+            tmp_path / "nope" / "x.nc",
+        ]
+    )
     assert result.exit_code == 2 and "output folder" in result.stderr

@@ -60,8 +60,11 @@ def test_same_lattice_in_a_sheared_cell_gives_the_same_graph(toy_universe):
 
 def test_too_few_neighbours_names_the_fix():
     positions = _random_system(n=30)
-    with pytest.raises(ParameterError, match=r"has \d+ neighbours within cutoff=2.0 Å but "
-                                             r"max_neighbors=12; raise cutoff"):
+    with pytest.raises(
+        ParameterError,
+        match=r"has \d+ neighbours within cutoff=2.0 Å but "
+        r"max_neighbors=12; raise cutoff",
+    ):
         target_neighbors(positions, CELL, np.arange(3), 12, 2.0, frame=4)
 
 
@@ -69,24 +72,23 @@ def test_environment_restricts_neighbours():
     positions = _random_system()
     environment = np.zeros(200, dtype=bool)
     environment[100:] = True
-    neighbors, _ = target_neighbors(positions, CELL, np.arange(5), 8, 7.0,
-                                    environment=environment)
+    neighbors, _ = target_neighbors(positions, CELL, np.arange(5), 8, 7.0, environment=environment)
     assert neighbors.min() >= 100
 
 
 def test_store_in_memory_and_memmap(tmp_path, toy_universe):
     targets = toy_universe.select_atoms("name Li").indices
     in_memory = build_store(toy_universe, targets, 12, 6.0, stop=20, step=2)
-    mapped = build_store(toy_universe, targets, 12, 6.0, stop=20, step=2,
-                         path=tmp_path / "graphs")
+    mapped = build_store(toy_universe, targets, 12, 6.0, stop=20, step=2, path=tmp_path / "graphs")
     assert in_memory.n_frames == 10
     assert in_memory.nbytes == 10 * 16 * 12 * 8 + 10 * 8
     np.testing.assert_array_equal(in_memory.neighbors, mapped.neighbors)
     np.testing.assert_allclose(in_memory.times, np.arange(0, 20, 2) * 0.1, atol=1e-5)
     assert (tmp_path / "graphs.neighbors.npy").exists()
     toy_universe.trajectory[4]
-    direct = target_neighbors(toy_universe.atoms.positions, np.diag(toy_universe.dimensions[:3]),
-                              targets, 12, 6.0)
+    direct = target_neighbors(
+        toy_universe.atoms.positions, np.diag(toy_universe.dimensions[:3]), targets, 12, 6.0
+    )
     np.testing.assert_array_equal(in_memory.neighbors[2], direct[0])
 
 

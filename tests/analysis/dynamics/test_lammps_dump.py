@@ -21,8 +21,9 @@ def _write_dump(path, frames, types, timestep_steps=10):
             handle.write(f"ITEM: TIMESTEP\n{step * timestep_steps}\n")
             handle.write(f"ITEM: NUMBER OF ATOMS\n{len(positions)}\n")
             handle.write("ITEM: BOX BOUNDS xy xz yz pp pp pp\n")
-            handle.write(f"{xlo_bound} {xhi_bound} {XY}\n{ylo_bound} {yhi_bound} {XZ}\n"
-                         f"0.0 {LZ} {YZ}\n")
+            handle.write(
+                f"{xlo_bound} {xhi_bound} {XY}\n{ylo_bound} {yhi_bound} {XZ}\n0.0 {LZ} {YZ}\n"
+            )
             handle.write("ITEM: ATOMS id type x y z\n")
             for i, (x, y, z) in enumerate(positions):
                 handle.write(f"{i + 1} {types[i]} {x:.6f} {y:.6f} {z:.6f}\n")

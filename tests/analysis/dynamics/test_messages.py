@@ -62,8 +62,11 @@ def test_model_file_messages(tmp_path, toy_universe, water_universe):
         load_checkpoint(foreign)
     li_model = tmp_path / "li.pt"
     torch.save({"format": "asegraph-gdynet-model-1", "vocabulary": ["Li", "S"]}, li_model)
-    with pytest.raises(ParameterError, match=r"was trained on species \['Li', 'S'\]; this "
-                                             r"system also has \['H', 'O'\]"):
+    with pytest.raises(
+        ParameterError,
+        match=r"was trained on species \['Li', 'S'\]; this "
+        r"system also has \['H', 'O'\]",
+    ):
         GDyNetAnalysis(water_universe(n_frames=3), select="resname SOL", model_file=li_model)
 
 
@@ -80,9 +83,22 @@ def test_cli_split_option(tmp_path):
     from asegraph.cli.dynamics import main
     from asegraph.examples.li_fcc import SHIPPED_TOPOLOGY, SHIPPED_TRAJECTORY
 
-    result = CliRunner().invoke(main, [
-        str(SHIPPED_TRAJECTORY), "--topology", str(SHIPPED_TOPOLOGY), "--select", "name Li",
-        "--lag", "1ps", "--split", "half,rest", "-o", str(tmp_path / "x.nc")])
+    result = CliRunner().invoke(
+        main,
+        [
+            str(SHIPPED_TRAJECTORY),
+            "--topology",
+            str(SHIPPED_TOPOLOGY),
+            "--select",
+            "name Li",
+            "--lag",
+            "1ps",
+            "--split",
+            "half,rest",
+            "-o",
+            str(tmp_path / "x.nc"),
+        ],
+    )
     assert result.exit_code == 2
     assert "--split: expected comma-separated numbers, got 'half,rest'" in result.stderr
     assert np.all([p.name != "x.nc" for p in tmp_path.iterdir()])

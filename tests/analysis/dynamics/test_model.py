@@ -46,8 +46,13 @@ def test_invariant_to_neighbour_order_and_atom_order_within_a_group():
     chi = model(species, neighbours, distances, groups, 3)
     perm = torch.randperm(5, generator=torch.Generator().manual_seed(2))
     swapped = torch.tensor([1, 0, 2, 3, 5, 4])
-    chi2 = model(species[swapped], neighbours[:, swapped][:, :, perm],
-                 distances[:, swapped][:, :, perm], groups, 3)
+    chi2 = model(
+        species[swapped],
+        neighbours[:, swapped][:, :, perm],
+        distances[:, swapped][:, :, perm],
+        groups,
+        3,
+    )
     torch.testing.assert_close(chi, chi2)
 
 

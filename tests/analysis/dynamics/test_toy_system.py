@@ -28,8 +28,9 @@ def test_nearest_site_type_on_ideal_sites():
 def test_short_md_writes_a_readable_trajectory(tmp_path):
     from asegraph.analysis.dynamics.trajectory import load_universe
 
-    li_fcc.generate(tmp_path / "t.dcd", tmp_path / "t.pdb", n_frames=4, interval=5,
-                    n_li=2, progress=False)
+    li_fcc.generate(
+        tmp_path / "t.dcd", tmp_path / "t.pdb", n_frames=4, interval=5, n_li=2, progress=False
+    )
     u = load_universe(tmp_path / "t.dcd", tmp_path / "t.pdb")
     assert u.trajectory.n_frames == 4 and u.trajectory.dt == pytest.approx(0.01, rel=1e-4)
     assert len(u.select_atoms("name Li")) == 2
@@ -40,10 +41,17 @@ def test_gdynet_recovers_the_geometric_msm(toy_universe, toy_site_types):
     """2-state GDyNet vs nearest-site MSM at the same lag (1 ps) on the same test frames."""
     from asegraph.analysis.dynamics import GDyNetAnalysis
 
-    run = GDyNetAnalysis(toy_universe, select="name Li", environment="name S", n_states=2,
-                         lag="1ps", max_epochs=10, seed=0).run()
+    run = GDyNetAnalysis(
+        toy_universe,
+        select="name Li",
+        environment="name S",
+        n_states=2,
+        lag="1ps",
+        max_epochs=10,
+        seed=0,
+    ).run()
     test = run.results.blocks[2]
-    geometric = li_fcc.geometric_msm(toy_site_types[test.start:test.stop], lag=10)
+    geometric = li_fcc.geometric_msm(toy_site_types[test.start : test.stop], lag=10)
     geometric_ps = geometric.timescales()[0] * run.frame_ps
     gdynet_ps = run.results.koopman.slowest_timescale * run.frame_ps
     assert gdynet_ps == pytest.approx(geometric_ps, rel=0.15)
@@ -68,5 +76,5 @@ def test_global_vampnet_baseline_runs_on_the_same_data(toy_universe):
     memberships, scores = global_vampnet(features, 10, blocks, n_epochs=6, seed=0)
     np.testing.assert_allclose(memberships.sum(axis=2), 1.0, atol=1e-6)
     assert scores.max() > 1.05  # it learned some correlation on the validation block
-    result = koopman_analysis(memberships[blocks[2].start:blocks[2].stop], 10, n_blocks=3)
+    result = koopman_analysis(memberships[blocks[2].start : blocks[2].stop], 10, n_blocks=3)
     assert np.isfinite(result.slowest_timescale)

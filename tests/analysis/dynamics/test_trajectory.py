@@ -99,8 +99,9 @@ def test_ase_traj_file(tmp_path):
 def test_dcd_without_topology_says_what_to_pass(toy_universe):
     from asegraph.examples.li_fcc import SHIPPED_TRAJECTORY
 
-    with pytest.raises(InputFileError, match="carries no element or atom-type information; pass "
-                                             "--topology"):
+    with pytest.raises(
+        InputFileError, match="carries no element or atom-type information; pass --topology"
+    ):
         load_universe(SHIPPED_TRAJECTORY)
 
 
