@@ -1,8 +1,15 @@
 """``asegraph-dynamics``: GDyNet Koopman states and timescales from an MD trajectory.
 
     asegraph-dynamics TRAJ --topology TOP --select SEL --states K --lag 1ps -o out.nc
+    asegraph-dynamics run TRAJ ...          # the same, named explicitly
+    asegraph-dynamics SUBCOMMAND ...        # other subcommands (``--help`` lists them)
 
-Writes ``out.nc`` (xarray/netCDF), ``out.pt`` (the trained model) and
+``asegraph-dynamics`` is a click group whose default command is ``run``: when
+the first argument is not a subcommand name, ``run`` is implied, so the
+original one-command form keeps working. Further subcommands are added with
+``main.add_command`` at the end of this module (one module per subcommand).
+
+``run`` writes ``out.nc`` (xarray/netCDF), ``out.pt`` (the trained model) and
 ``out_timescales.png``, ``out_ck.png``, ``out_populations.png``. A user's
 mistake is one line on stderr and exit code 2, and nothing is written.
 """
@@ -37,7 +44,38 @@ class _FriendlyCommand(click.Command):
             sys.exit(2)
 
 
-@click.command(cls=_FriendlyCommand, context_settings={"show_default": True})
+class _DefaultGroup(click.Group):
+    """A group that runs ``default_command`` when the first argument is no subcommand.
+
+    ``asegraph-dynamics traj.dcd --select ...`` therefore means
+    ``asegraph-dynamics run traj.dcd --select ...``; ``--help`` alone shows the
+    group's help. (A trajectory file literally named like a subcommand must be
+    given as ``./scan``.)
+    """
+
+    default_command = "run"
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
+            args = [self.default_command, *args]
+        return super().parse_args(ctx, args)
+
+
+@click.group(
+    cls=_DefaultGroup,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    invoke_without_command=False,
+)
+def main() -> None:
+    """GDyNet: Koopman states and timescales from MD trajectories (thesis ch. 4).
+
+    \b
+    asegraph-dynamics TRAJ... --select SEL --lag 1ps -o out.nc   (same as 'run')
+    asegraph-dynamics COMMAND --help                             (help of a command)
+    """
+
+
+@main.command("run", cls=_FriendlyCommand, context_settings={"show_default": True})
 @click.argument("trajectory", nargs=-1, required=True)
 @click.option("--topology", "-t", help="Topology (PDB, PSF, GRO, LAMMPS data, ...).")
 @click.option("--types", help="Species per atom when there is no topology, e.g. 'S*32,Li*16'.")
@@ -107,7 +145,7 @@ class _FriendlyCommand(click.Command):
     help="torch threads (1 avoids oversubscribing small shared machines).",
 )
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def main(
+def run(
     trajectory,
     topology,
     types,

@@ -110,3 +110,21 @@ def test_cli_missing_output_folder(tmp_path):
         ]
     )
     assert result.exit_code == 2 and "output folder" in result.stderr
+
+
+def test_cli_is_a_group_with_run_as_default(tmp_path):
+    """``asegraph-dynamics TRAJ ...`` is ``asegraph-dynamics run TRAJ ...``; --help lists
+    the subcommands."""
+    help_text = _run(["--help"])
+    assert help_text.exit_code == 0 and "run" in help_text.output
+    assert "Commands:" in help_text.output
+    implicit = _run([SHIPPED_TRAJECTORY, "--help"])
+    explicit = _run(["run", "--help"])
+    assert implicit.exit_code == explicit.exit_code == 0
+    assert implicit.output == explicit.output and "--select" in implicit.output
+    # options before the trajectory also go to the default command
+    result = _run(["--select", "name Li", "--lag", "1ps", "-o", tmp_path / "x.nc", "missing.dcd"])
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        "asegraph-dynamics: error: trajectory 'missing.dcd' does not exist"
+    )
