@@ -1,4 +1,4 @@
-"""Figures: parity plots, ROC curves and learning curves (matplotlib, no display)."""
+"""Figures: parity plots, ROC curves and learning curves (matplotlib ``Figure``, no pyplot)."""
 
 from __future__ import annotations
 
@@ -6,34 +6,14 @@ from pathlib import Path
 
 import numpy as np
 
-
-def _figure():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig, path: str | Path) -> Path:
-    from asegraph.models.checkpoint import atomic_write_bytes
-
-    path = Path(path)
-    fmt = path.suffix.lstrip(".") or "png"
-    # atomic: a reader never sees half a PNG
-    atomic_write_bytes(
-        path, lambda handle: fig.savefig(handle, format=fmt, dpi=150, bbox_inches="tight")
-    )
-    return path
+from asegraph._utils.figures import new_figure, save_figure
 
 
 def parity_plot(
     target: np.ndarray, predicted: np.ndarray, path: str | Path, label: str = "", unit: str = ""
 ) -> Path:
     """Predicted vs reference scatter with the identity line and MAE, as a PNG."""
-    plt = _figure()
-    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    fig, ax = new_figure(figsize=(4.5, 4.5))
     ax.scatter(target, predicted, s=6, alpha=0.5, edgecolors="none")
     low, high = float(min(target.min(), predicted.min())), float(max(target.max(), predicted.max()))
     ax.plot([low, high], [low, high], "k--", lw=1)
@@ -43,40 +23,32 @@ def parity_plot(
     ax.set_ylabel(f"predicted {label}{suffix}")
     ax.set_title(f"MAE {mae:.4g}{' ' + unit if unit else ''}, n = {len(target)}")
     ax.set_aspect("equal")
-    path = _save(fig, path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=150, bbox_inches="tight")
 
 
 def roc_plot(labels: np.ndarray, scores: np.ndarray, path: str | Path) -> Path:
     """ROC curve of a binary classifier (thesis Fig. 2-2d), as a PNG."""
     from sklearn.metrics import roc_auc_score, roc_curve
 
-    plt = _figure()
     fpr, tpr, _ = roc_curve(labels, scores)
-    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    fig, ax = new_figure(figsize=(4.5, 4.5))
     ax.plot(fpr, tpr, lw=2, label=f"AUC = {roc_auc_score(labels, scores):.3f}")
     ax.plot([0, 1], [0, 1], "k--", lw=1)
     ax.set_xlabel("false positive rate")
     ax.set_ylabel("true positive rate")
     ax.legend(loc="lower right")
-    path = _save(fig, path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=150, bbox_inches="tight")
 
 
 def learning_curve_plot(
     sizes: np.ndarray, errors: np.ndarray, path: str | Path, unit: str = ""
 ) -> Path:
     """Test MAE vs number of training structures on log-log axes (thesis Fig. 3-2)."""
-    plt = _figure()
-    fig, ax = plt.subplots(figsize=(5, 4))
+    fig, ax = new_figure(figsize=(5, 4))
     ax.loglog(sizes, errors, "o-")
     slope = np.polyfit(np.log(sizes), np.log(errors), 1)[0] if len(sizes) > 1 else np.nan
     ax.set_xlabel("training structures")
     ax.set_ylabel(f"test MAE{' (' + unit + ')' if unit else ''}")
     ax.set_title(f"log-log slope {slope:.2f}")
     ax.grid(True, which="both", alpha=0.3)
-    path = _save(fig, path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=150, bbox_inches="tight")

@@ -21,16 +21,17 @@ import csv
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
+from asegraph._utils.files import atomic_write_bytes
+from asegraph._utils.jsonsafe import jsonsafe
 from asegraph.exceptions import ParameterError
 from asegraph.graph.crystal_graph import CrystalGraph
 from asegraph.models.cgcnn import CGCNN
-from asegraph.models.checkpoint import atomic_write_bytes, save_model
+from asegraph.models.checkpoint import save_model
 from asegraph.models.inference import model_batch
 
 
@@ -323,7 +324,7 @@ class Trainer:
         self.output_dir.mkdir(parents=True, exist_ok=True)
         meta = {  # keep what the model carries (e.g. a smooth-cutoff envelope)
             **getattr(self.model, "metadata", {}),
-            "training": plain_data(asdict(self.config)),
+            "training": jsonsafe(asdict(self.config)),
             "epoch": state["epoch"],
         }
         if improved:
@@ -375,17 +376,6 @@ def _agree_to_stop(stop: bool, world: int) -> bool:
 def _safe_std(y: torch.Tensor) -> np.ndarray:
     std = y.std(dim=0).numpy() if len(y) > 1 else np.ones(y.shape[1])
     return np.where(std > 0, std, 1.0)
-
-
-def plain_data(value: Any) -> Any:
-    """Dicts, lists and numpy scalars as plain Python (for JSON and weights-only files)."""
-    if isinstance(value, dict):
-        return {k: plain_data(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [plain_data(v) for v in value]
-    if isinstance(value, (np.floating, np.integer)):
-        return value.item()
-    return value
 
 
 def _csv_text(rows: list[dict[str, float]]) -> str:

@@ -39,10 +39,10 @@ def demo(output_dir: str, max_time: float, seed: int, threads: int, progress: bo
 
     torch.set_num_threads(threads)
 
+    from asegraph._utils.files import atomic_write_text
     from asegraph.data.emt_alloys import EXAMPLE_PATH
     from asegraph.graph.crystal_graph import build_graphs
     from asegraph.models.cgcnn import CGCNN, CGCNNConfig
-    from asegraph.models.checkpoint import atomic_write_text
     from asegraph.training import Trainer, TrainingConfig
 
     out = Path(output_dir)

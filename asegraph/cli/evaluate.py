@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import json
 from pathlib import Path
 
 import click
@@ -41,8 +40,8 @@ def evaluate(
     """Metrics of MODEL on the labelled DATA, with a parity plot (or ROC curve)."""
     import torch
 
+    from asegraph._utils.jsonsafe import write_json
     from asegraph.exceptions import ParameterError
-    from asegraph.models.checkpoint import atomic_write_text
     from asegraph.models.registry import load_any
     from asegraph.plots import parity_plot, roc_plot
     from asegraph.training import Trainer
@@ -68,7 +67,7 @@ def evaluate(
         figure = parity_plot(
             reference[:, 0], predicted[:, 0], out / "parity.png", config.targets[0], config.units[0]
         )
-    atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+    write_json(out / "metrics.json", metrics)
     click.echo(", ".join(f"{k} {v:.4g}" for k, v in metrics.items()))
     click.echo(f"wrote {out / 'metrics.json'} and {figure}")
 
@@ -259,7 +258,7 @@ def tune(
 ) -> None:
     """Grid search over learning rate, weight decay and convolutions on the validation MAE."""
 
-    from asegraph.models.checkpoint import atomic_write_bytes
+    from asegraph._utils.files import atomic_write_bytes
     from asegraph.training import TrainingConfig
 
     dataset, (train_idx, val_idx, _) = _load_and_split(

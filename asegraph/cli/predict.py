@@ -37,9 +37,9 @@ def predict(
     """
     from tqdm import tqdm
 
+    from asegraph._utils.files import atomic_write_bytes
     from asegraph.exceptions import AsegraphError
     from asegraph.io import read_structures
-    from asegraph.models.checkpoint import atomic_write_bytes
     from asegraph.models.inference import model_graphs, predict_graphs
     from asegraph.models.registry import load_any
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
@@ -236,11 +235,11 @@ def train(
 
     import torch
 
+    from asegraph._utils.jsonsafe import jsonsafe
     from asegraph.data.datasets import split_indices
     from asegraph.exceptions import ParameterError
     from asegraph.models.cgcnn import CGCNNConfig
     from asegraph.models.checkpoint import load_model, save_model
-    from asegraph.training import plain_data
 
     torch.set_num_threads(threads)
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.distributed.is_initialized():
@@ -333,7 +332,7 @@ def train(
     best = load_model(run_dir / "best_model.pt")
     metadata = {
         **best.metadata,
-        "metrics": plain_data(metrics),
+        "metrics": jsonsafe(metrics),
         "training": {"seed": seed, "data": str(data)},
     }
     save_model(best, output, metadata=metadata)
@@ -388,9 +387,9 @@ def _train_ensemble(
     progress,
 ):
     """Members on random subsets of the training data (thesis ch. 2.5), then one file."""
+    from asegraph._utils.jsonsafe import jsonsafe
     from asegraph.models.checkpoint import load_model
     from asegraph.models.ensemble import Ensemble
-    from asegraph.training import plain_data
 
     members, member_metrics = [], []
     for k in range(n_members):
@@ -403,7 +402,7 @@ def _train_ensemble(
         trainer = _train_one(
             train_set.subset(chosen), val_set, config, settings, member_dir, seed + k, progress
         )
-        member_metrics.append(plain_data(_metrics(trainer, val_set, None)))
+        member_metrics.append(jsonsafe(_metrics(trainer, val_set, None)))
         members.append(load_model(member_dir / "best_model.pt"))
     ensemble = Ensemble(
         members, metadata={"subsample": subsample, "seed": seed, "members": member_metrics}
@@ -444,10 +443,9 @@ def _spearman(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def _write_metrics(output: str, metrics: dict) -> None:
-    from asegraph.models.checkpoint import atomic_write_text
-    from asegraph.training import plain_data
+    from asegraph._utils.jsonsafe import write_json
 
-    atomic_write_text(f"{output}.metrics.json", json.dumps(plain_data(metrics), indent=2) + "\n")
+    write_json(f"{output}.metrics.json", metrics)
 
 
 def _summary(output: str, metrics: dict) -> str:

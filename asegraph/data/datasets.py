@@ -211,7 +211,7 @@ def _file_key(path: Path, targets, settings, options) -> str:
 def _save_cache(path: Path, data: GraphDataset) -> None:
     import json
 
-    from asegraph.models.checkpoint import atomic_write_bytes
+    from asegraph._utils.files import atomic_write_bytes
 
     graphs = data.graphs
     arrays = {

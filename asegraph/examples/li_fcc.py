@@ -26,13 +26,13 @@ A trajectory of this system ships with the package (:func:`shipped_trajectory`).
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from ase import Atoms
 from ase.calculators.calculator import Calculator, all_changes
+
+from asegraph._utils.files import atomic_path
 
 DATA_DIR = Path(__file__).parent / "data"
 SHIPPED_TOPOLOGY = DATA_DIR / "li_fcc_s.pdb"
@@ -257,25 +257,16 @@ def write_trajectory(
     dimensions = np.array([*atoms.cell.lengths(), *atoms.cell.angles()], dtype=np.float32)
     universe.load_new(frames, format=MemoryReader, dimensions=dimensions, dt=frame_ps)
     for target, kind in ((Path(trajectory), "DCD"), (Path(topology), "PDB")):
-        handle, tmp = tempfile.mkstemp(dir=target.parent, suffix="." + kind.lower())
-        os.close(handle)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # PDB writer warns about missing attributes
-                if kind == "DCD":
-                    with mda.Writer(tmp, len(atoms), dt=frame_ps) as writer:
-                        for _ in universe.trajectory:
-                            writer.write(universe.atoms)
-                else:
-                    universe.trajectory[0]
-                    universe.atoms.write(tmp)
-            os.replace(tmp, target)
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
+        # MDAnalysis writes by name and picks the format from the suffix
+        with atomic_path(target, suffix="." + kind.lower()) as tmp, warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # PDB writer warns about missing attributes
+            if kind == "DCD":
+                with mda.Writer(str(tmp), len(atoms), dt=frame_ps) as writer:
+                    for _ in universe.trajectory:
+                        writer.write(universe.atoms)
+            else:
+                universe.trajectory[0]
+                universe.atoms.write(str(tmp))
 
 
 def shipped_trajectory() -> tuple[Path, Path]:

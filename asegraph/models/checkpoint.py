@@ -21,8 +21,6 @@ Original CGCNN ``.pth.tar``
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +28,7 @@ import numpy as np
 import torch
 
 from asegraph import __version__
+from asegraph._utils.files import atomic_write_bytes
 from asegraph.exceptions import ModelFileError
 from asegraph.graph.features import AtomFeatureTable
 from asegraph.models.cgcnn import CGCNN, CGCNNConfig
@@ -45,28 +44,6 @@ def sha256(path: str | Path) -> str:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def atomic_write_bytes(path: str | Path, write) -> None:
-    """Call ``write(handle)`` on a temporary file beside ``path``, then rename it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def atomic_write_text(path: str | Path, text: str) -> None:
-    """Write ``text`` (UTF-8) to ``path`` atomically."""
-    atomic_write_bytes(path, lambda handle: handle.write(text.encode()))
 
 
 def save_model(model: CGCNN, path: str | Path, metadata: dict[str, Any] | None = None) -> Path:

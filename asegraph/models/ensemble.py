@@ -182,7 +182,7 @@ class Ensemble(nn.Module):
         -------
         Path
         """
-        from asegraph.models.checkpoint import atomic_write_bytes
+        from asegraph._utils.files import atomic_write_bytes
 
         payload = {
             "format": FORMAT,

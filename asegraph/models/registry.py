@@ -21,9 +21,10 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from asegraph._utils.files import atomic_write_bytes
 from asegraph.exceptions import ModelFileError, ModelNotFoundError
 from asegraph.models.cgcnn import CGCNN
-from asegraph.models.checkpoint import atomic_write_bytes, import_original, sha256
+from asegraph.models.checkpoint import import_original, sha256
 
 _BASE_URL = "https://raw.githubusercontent.com/txie-93/cgcnn/master"
 

@@ -50,6 +50,7 @@ from pathlib import Path
 
 import numpy as np
 
+from asegraph._utils.jsonsafe import jsonsafe
 from asegraph.exceptions import InputFileError, ParameterError
 from asegraph.optimize.acquisition import STRATEGIES
 from asegraph.optimize.space import DesignSpace, read_config_file, space_from_config
@@ -294,7 +295,7 @@ class Campaign:
             )
         records = self.store.load()
         header, proposed, results = self.store.summarize(records)
-        stored, mine = header.get("identity", {}), _jsonish(self.config.identity())
+        stored, mine = header.get("identity", {}), jsonsafe(self.config.identity())
         diff = sorted(k for k in mine if stored.get(k) != mine[k])
         if diff:
             raise InputFileError(
@@ -518,12 +519,6 @@ def _shutdown(pool: Executor) -> None:
         client.close()
     else:
         pool.shutdown(wait=False, cancel_futures=True)
-
-
-def _jsonish(obj):
-    import json
-
-    return json.loads(json.dumps(obj))
 
 
 def default_directory(config_path: str | Path, config: CampaignConfig) -> Path:

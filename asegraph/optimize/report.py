@@ -14,12 +14,12 @@
 
 from __future__ import annotations
 
-import json
-import math
 from pathlib import Path
 
 import numpy as np
 
+from asegraph._utils.figures import new_figure, save_figure
+from asegraph._utils.jsonsafe import write_json
 from asegraph.exceptions import InputFileError
 from asegraph.optimize.campaign import Campaign, load_campaign
 from asegraph.optimize.space import DesignSpace, read_config_file
@@ -92,11 +92,6 @@ def make_report(
     seed : int
         Seed of the Sobol points used for expectations.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     from asegraph.optimize.surrogate import GPSurrogate
 
     config, results, header = load_campaign(directory)
@@ -140,7 +135,7 @@ def make_report(
     sobol = space.sample(2048, seed=seed)
 
     # 1. best so far vs random
-    fig, ax = plt.subplots(figsize=(5, 3.5))
+    fig, ax = new_figure(figsize=(5, 3.5))
     bsf = best_so_far(vals)
     curves = {"this campaign": bsf}
     if baseline is not None:
@@ -166,7 +161,7 @@ def make_report(
     if gp is not None:
         labels = space.labels()
         order = np.argsort(-inv)
-        fig, ax = plt.subplots(figsize=(max(4, 0.5 * space.dim + 2), 3.5))
+        fig, ax = new_figure(figsize=(max(4, 0.5 * space.dim + 2), 3.5))
         ax.bar(range(space.dim), inv[order])
         ax.set_xticks(
             range(space.dim), [labels[i] for i in order], rotation=60, ha="right", fontsize=8
@@ -179,7 +174,7 @@ def make_report(
         sel = list(order[: max(2, min(top, space.dim))])
         pairs = [(a, b) for k, a in enumerate(sel) for b in sel[k + 1 :]]
         if pairs:
-            fig, axes = plt.subplots(1, len(pairs), figsize=(4 * len(pairs), 3.5), squeeze=False)
+            fig, axes = new_figure(1, len(pairs), figsize=(4 * len(pairs), 3.5), squeeze=False)
             g = np.linspace(0, 1, 40)
             for ax, (a, b) in zip(axes[0], pairs, strict=True):
                 grid = np.tile(anchor, (len(g) ** 2, 1))
@@ -204,7 +199,7 @@ def make_report(
         from asegraph.optimize.surrogate import as_tensor
 
         logei = LogExpectedImprovement(gp.model, best_f=float(gp.predict(x)[0].max()))
-        fig, axes = plt.subplots(1, len(sel), figsize=(4 * len(sel), 3.2), squeeze=False)
+        fig, axes = new_figure(1, len(sel), figsize=(4 * len(sel), 3.2), squeeze=False)
         g = np.linspace(0, 1, 100)
         for ax, a in zip(axes[0], sel, strict=True):
             grid = np.tile(anchor, (len(g), 1))
@@ -231,32 +226,16 @@ def make_report(
         summary["predictions"] = {
             k: {"mean": float(m), "std": float(s)} for k, m, s in zip(pts, mean, std, strict=True)
         }
-        fig, ax = plt.subplots(figsize=(max(4, 0.8 * len(pts) + 2), 3.5))
+        fig, ax = new_figure(figsize=(max(4, 0.8 * len(pts) + 2), 3.5))
         ax.errorbar(range(len(pts)), mean, yerr=2 * std, fmt="o", capsize=4)
         ax.set_xticks(range(len(pts)), list(pts), rotation=30, ha="right")
         ax.set_ylabel(f"predicted {ylabel} (± 2σ)")
         _save(fig, out / "predictions.png", summary)
-    with open(out / "summary.json", "w") as fh:
-        json.dump(_finite(summary), fh, indent=2)
+    write_json(out / "summary.json", summary)
     return summary
 
 
-def _finite(obj):
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_finite(v) for v in obj]
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
-
-
 def _save(fig, path: Path, summary: dict) -> None:
-    import matplotlib.pyplot as plt
-
     fig.tight_layout()
-    tmp = path.with_suffix(".tmp.png")
-    fig.savefig(tmp, dpi=120)
-    plt.close(fig)
-    tmp.replace(path)
+    save_figure(fig, path, dpi=120)
     summary["figures"].append(path.name)

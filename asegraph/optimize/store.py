@@ -22,29 +22,17 @@ line being written; :func:`CampaignStore.load` drops such a torn last line
 from __future__ import annotations
 
 import json
-import math
 import os
 import warnings
 from pathlib import Path
 
+from asegraph._utils.files import atomic_write_text
+from asegraph._utils.jsonsafe import jsonsafe
 from asegraph.exceptions import InputFileError, ParameterError
 
 __all__ = ["CampaignStore"]
 
 STORE_NAME = "campaign.jsonl"
-
-
-def _clean(obj):
-    """JSON-safe copy: non-finite floats -> None, numpy scalars/arrays -> Python."""
-    if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    if hasattr(obj, "tolist"):
-        return _clean(obj.tolist())
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
 
 
 class CampaignStore:
@@ -88,7 +76,7 @@ class CampaignStore:
 
     def append(self, record: dict) -> dict:
         """Append one record durably (single write + fsync); return it as stored."""
-        record = _clean(record)
+        record = jsonsafe(record)
         line = (json.dumps(record, separators=(",", ":")) + "\n").encode()
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
@@ -132,13 +120,8 @@ class CampaignStore:
         return records
 
     def _rewrite(self, records: list[dict]) -> None:
-        tmp = self.path.with_suffix(".jsonl.tmp")
-        with open(tmp, "wb") as fh:
-            for r in records:
-                fh.write((json.dumps(r, separators=(",", ":")) + "\n").encode())
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.path)
+        text = "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records)
+        atomic_write_text(self.path, text)
 
     @staticmethod
     def summarize(records: list[dict]) -> tuple[dict, dict[int, dict], dict[int, dict]]:

@@ -7,13 +7,13 @@ renamed, so an interrupted run never leaves a half-written output.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
+from asegraph._utils.figures import new_figure, save_figure
+from asegraph._utils.files import atomic_path
 from asegraph.analysis.dynamics.koopman import KoopmanResult
 
 
@@ -193,51 +193,21 @@ def build_dataset(
     return xr.Dataset(data, coords=coords, attrs=global_attrs)
 
 
-def _temporary_beside(path: Path) -> str:
-    """An empty temporary file in ``path``'s folder, with the permissions of a new file."""
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
-    os.close(handle)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files
-    return tmp
-
-
 def write_netcdf(dataset: xr.Dataset, path: str | Path) -> Path:
     """Write ``dataset`` to netCDF-4 at ``path`` (temporary name, then rename)."""
     path = Path(path)
-    tmp = _temporary_beside(path)
-    try:
+    with atomic_path(path, suffix=path.suffix) as tmp:
         dataset.to_netcdf(tmp, engine="netcdf4")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
     return path
 
 
 def _save_figure(figure, path: Path) -> Path:
-    import matplotlib.pyplot as plt
-
-    tmp = _temporary_beside(path)
-    try:
-        figure.savefig(tmp, dpi=120, format="png")
-        os.replace(tmp, path)
-    finally:
-        plt.close(figure)
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return path
+    return save_figure(figure, path, dpi=120)
 
 
 def plot_timescales(dataset: xr.Dataset, path: str | Path, reference: dict | None = None) -> Path:
     """Implied timescales vs lag with 95 % bands; ``reference``: {label: (lags_ps, ts_ps)}."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axis = plt.subplots(figsize=(4.5, 3.5))
+    figure, axis = new_figure(figsize=(4.5, 3.5))
     lags = dataset["lag"].values
     for process in dataset["process"].values:
         its = dataset["implied_timescale"].sel(process=process)
@@ -267,14 +237,9 @@ def plot_timescales(dataset: xr.Dataset, path: str | Path, reference: dict | Non
 
 def plot_ck(dataset: xr.Dataset, path: str | Path) -> Path:
     """K x K grid: CK-predicted (line, band) vs estimated (points, error bars)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     k = dataset.sizes["state"]
     lags = dataset["ck_lag"].values
-    figure, axes = plt.subplots(
+    figure, axes = new_figure(
         k, k, figsize=(2.4 * k, 2.2 * k), sharex=True, sharey=True, squeeze=False
     )
     for i in range(k):
@@ -312,12 +277,7 @@ def plot_ck(dataset: xr.Dataset, path: str | Path) -> Path:
 
 def plot_populations(dataset: xr.Dataset, path: str | Path) -> Path:
     """Fraction of target groups in each state over time."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axis = plt.subplots(figsize=(5, 3))
+    figure, axis = new_figure(figsize=(5, 3))
     for state in dataset["state"].values:
         axis.plot(
             dataset["time"],

@@ -15,13 +15,13 @@ every epoch lets an interrupted fit resume where it stopped.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from asegraph._utils.files import atomic_write_bytes
 from asegraph.analysis.dynamics.graphs import GraphStore
 from asegraph.analysis.dynamics.model import GDyNet
 from asegraph.exceptions import ModelFileError, ParameterError
@@ -249,14 +249,7 @@ class GDyNetTrainer:
 
 def atomic_torch_save(obj, path: str | Path) -> None:
     """``torch.save`` to a temporary name beside ``path``, then rename."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    atomic_write_bytes(path, lambda handle: torch.save(obj, handle))
 
 
 def load_checkpoint(path: str | Path) -> dict:
