@@ -4,7 +4,7 @@ Trains two small per-atom CGCNN potentials on the bundled EMT alloy data
 (``asegraph/data/examples/emt_alloys.extxyz``), one with the published
 models' graph (12 nearest neighbours within 8 Å) and one with a 4.5 Å radius
 graph and the polynomial envelope of
-:func:`asegraph.calculators.envelope.with_envelope`, then runs the same NVE
+:func:`asegraph.models.envelope.with_envelope`, then runs the same NVE
 (velocity Verlet) trajectory of a 32-atom Cu-Au cell with each and with EMT
 itself. Prints the drift of the total energy and the largest one-step change.
 
@@ -27,9 +27,9 @@ from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
 from ase.md.verlet import VelocityVerlet
 
 from asegraph.calculators.cgcnn import CGCNNCalculator
-from asegraph.calculators.envelope import with_envelope
 from asegraph.data.emt_alloys import EXAMPLE_PATH
 from asegraph.models.cgcnn import CGCNN, CGCNNConfig
+from asegraph.models.envelope import with_envelope
 from asegraph.models.inference import model_graphs
 from asegraph.training import Trainer, TrainingConfig
 

@@ -34,7 +34,7 @@ steps (``examples/calculator_nve.py``: a 12-nearest model of bcc Cu-Au drifts
 by about 4 meV/atom in 800 fs, with single-step jumps of 45 meV, where EMT and
 the enveloped model stay within 0.01 meV/atom). Optimisers can stall at such a
 step. For models trained to be potentials use a radius graph with a smooth
-envelope, :func:`asegraph.calculators.envelope.with_envelope`.
+envelope, :func:`asegraph.models.envelope.with_envelope`.
 
 The published energy model is not a potential: it was fitted to relaxed
 Materials Project structures only, and its 12-neighbour graph does not see
@@ -190,7 +190,7 @@ class CGCNNCalculator(Calculator):
         return self._graphs[key]
 
     def _check_truncation(self, model: Any, graph) -> None:
-        from asegraph.calculators.envelope import has_envelope
+        from asegraph.models.envelope import has_envelope
 
         if self._warned_truncation or not has_envelope(model):
             return

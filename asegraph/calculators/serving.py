@@ -235,14 +235,13 @@ class ModelServer:
     def _load(self, item: Any) -> Any:
         from asegraph.models.cgcnn import CGCNN
         from asegraph.models.ensemble import Ensemble
-
-        from .envelope import restore_envelope
+        from asegraph.models.loader import load
 
         if isinstance(item, (CGCNN, Ensemble)):
             model = copy.deepcopy(item)  # never change the caller's model
         elif isinstance(item, (str, Path)):
             try:
-                model = load_file(item)
+                model = load(item)
             except (AsegraphError, FileNotFoundError) as exc:
                 raise CalculatorSetupError(f"model {str(item)!r}: {exc}") from exc
         else:
@@ -250,7 +249,6 @@ class ModelServer:
                 f"model must be a name, a path, a CGCNN, an Ensemble or a mapping property -> "
                 f"model, got {type(item).__name__}"
             )
-        restore_envelope(model)
         return model.to(device=self.device, dtype=self.dtype).eval()
 
     # -- access -------------------------------------------------------------
@@ -281,23 +279,3 @@ class ModelServer:
                 if prop == "energy" and served.per_atom:
                     names.append("energies_std")
         return names
-
-
-def load_file(path: str | Path) -> Any:
-    """Load a model file, an ensemble file or a folder of member files."""
-    from asegraph.models.ensemble import FORMAT as ENSEMBLE_FORMAT
-    from asegraph.models.ensemble import Ensemble
-    from asegraph.models.registry import ATOM_INIT, fetch, load_any
-
-    path = Path(path)
-    if path.is_dir():
-        return Ensemble.load(path)
-    if str(path).endswith(".pth.tar"):
-        return load_any(path, atom_init=fetch(ATOM_INIT))
-    if path.is_file():
-        from asegraph.models.checkpoint import _torch_load
-
-        payload = _torch_load(path)
-        if isinstance(payload, dict) and payload.get("format") == ENSEMBLE_FORMAT:
-            return Ensemble.load(path)
-    return load_any(path)

@@ -20,9 +20,9 @@ def convert(source: str, output: str, atom_init: str | None) -> None:
     normaliser) and loads with torch.load(weights_only=True).
     """
     from asegraph.models.checkpoint import save_model
-    from asegraph.models.registry import load_any
+    from asegraph.models.loader import load
 
-    model = load_any(source, atom_init=atom_init)
+    model = load(source, atom_init=atom_init)
     save_model(model, output, metadata=getattr(model, "metadata", {}))
     config = model.config
     click.echo(

@@ -42,12 +42,12 @@ def evaluate(
 
     from asegraph._utils.jsonsafe import write_json
     from asegraph.exceptions import ParameterError
-    from asegraph.models.registry import load_any
+    from asegraph.models.loader import load as load_model_spec
     from asegraph.plots import parity_plot, roc_plot
     from asegraph.training import Trainer
 
     torch.set_num_threads(threads)
-    net = load_any(model)
+    net = load_model_spec(model)
     config = net.config
     if not targets and not Path(data).is_dir():
         raise ParameterError("--target is required: name the column/key with the reference values")

@@ -18,7 +18,7 @@ import numpy as np
 @click.option(
     "--atom-init",
     type=click.Path(exists=True, dir_okay=False),
-    help="atom_init.json, when MODEL is an original .pth.tar checkpoint.",
+    help="atom_init.json of an original .pth.tar MODEL (default: the published one).",
 )
 @click.option("--progress/--no-progress", default=True, show_default=True)
 def predict(
@@ -41,10 +41,10 @@ def predict(
     from asegraph.exceptions import AsegraphError
     from asegraph.io import read_structures
     from asegraph.models.inference import model_graphs, predict_graphs
-    from asegraph.models.registry import load_any
+    from asegraph.models.loader import load
 
     entries = read_structures(list(structures))  # checks every source exists first
-    net = load_any(model, atom_init=atom_init)
+    net = load(model, atom_init=atom_init)
     rows, readable, names = {}, [], []
     for sid, item in tqdm(entries, desc="reading", unit="structure", disable=not progress):
         if isinstance(item, Exception):

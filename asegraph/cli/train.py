@@ -67,9 +67,7 @@ def load(path, targets, structure_column, id_column, selection, rows, cache_dir,
         options = {"selection": selection}
     data = load_graph_dataset(path, list(targets), **graph, cache_dir=cache_dir, **options)
     if row_slice is not None and suffix != ".csv":
-        failures = data.failures
         data = data.subset(range(len(data))[row_slice])
-        data.failures = failures
     if len(data) == 0:
         from asegraph.exceptions import InputFileError
 
@@ -132,6 +130,15 @@ def load(path, targets, structure_column, id_column, selection, rows, cache_dir,
 @click.option("--cutoff", default=8.0, show_default=True, type=float, help="Å")
 @click.option("--max-neighbors", default=12, show_default=True, type=int)
 @click.option("--ties", type=click.Choice(["keep", "truncate"]), default="keep", show_default=True)
+@click.option(
+    "--envelope",
+    is_flag=True,
+    help="Smooth cutoff envelope on every message (models meant as potentials; give "
+    "--max-neighbors above the coordination within --cutoff).",
+)
+@click.option(
+    "--envelope-cutoff", type=float, default=None, help="Å, for --envelope (default --cutoff)."
+)
 @click.option("--epochs", default=1000, show_default=True, type=int)
 @click.option("--batch-size", default=64, show_default=True, type=int)
 @click.option("--optimizer", type=click.Choice(["adam", "sgd"]), default="adam", show_default=True)
@@ -206,6 +213,8 @@ def train(
     cutoff,
     max_neighbors,
     ties,
+    envelope,
+    envelope_cutoff,
     epochs,
     batch_size,
     optimizer,
@@ -292,6 +301,8 @@ def train(
         readout=readout,
         **graph,
         gaussian={"start": 0.0, "stop": cutoff, "step": 0.2, "width": 0.2},
+        envelope=envelope or envelope_cutoff is not None,
+        envelope_cutoff=envelope_cutoff,
     )
     run_dir = Path(f"{output}.run")
     if restart and run_dir.exists() and rank == 0:

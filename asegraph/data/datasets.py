@@ -83,13 +83,17 @@ class StructureDataset:
         return cls(ids, atoms, y, list(target_names))
 
     def subset(self, indices: Sequence[int]) -> StructureDataset:
-        """A new dataset of the given rows (graphs already built are shared)."""
+        """A new dataset of the given rows (graphs already built are shared).
+
+        ``failures`` are kept: they describe the source, not the rows chosen.
+        """
         indices = list(indices)
         subset = StructureDataset(
             [self.ids[i] for i in indices],
             [self.structures[i] for i in indices],
             None if self.targets is None else self.targets[indices],
             list(self.target_names),
+            list(self.failures),
             source=self.source,
         )
         for key, graphs in self._graphs.items():
@@ -151,12 +155,14 @@ class GraphDataset:
         return len(self.ids)
 
     def subset(self, indices: Sequence[int]) -> GraphDataset:
+        """A new dataset of the given rows; ``failures`` (of the source) are kept."""
         indices = list(indices)
         return GraphDataset(
             [self.ids[i] for i in indices],
             [self.graphs[i] for i in indices],
             None if self.targets is None else self.targets[indices],
             list(self.target_names),
+            list(self.failures),
         )
 
     @classmethod

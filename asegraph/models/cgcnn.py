@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -13,6 +14,7 @@ from asegraph.exceptions import ParameterError
 from asegraph.graph.batch import GraphBatch
 from asegraph.graph.crystal_graph import check_graph_settings
 from asegraph.graph.features import AtomFeatureTable, GaussianDistance
+from asegraph.models.envelope import SMOOTH_CONVOLUTIONS, check_envelope, envelope_gaussian
 from asegraph.models.layers import CONVOLUTIONS
 from asegraph.models.scatter import scatter_mean
 
@@ -29,6 +31,13 @@ class CGCNNConfig:
         ``cutoff`` (Å), ``max_neighbors``, ``ties`` ("keep" or "truncate",
         see :mod:`asegraph.graph.neighbors`) and ``gaussian`` (the
         :class:`~asegraph.graph.features.GaussianDistance` settings, Å).
+    Smooth cutoff (for models used as interatomic potentials)
+        ``envelope`` (multiply every message by the polynomial envelope of
+        :mod:`asegraph.models.envelope`, so the energy is twice differentiable
+        as neighbours cross the cutoff), ``envelope_cutoff`` (Å, default
+        ``cutoff``), ``envelope_exponent`` (``p``, default 6). Needs a graph
+        with every neighbour within the cutoff (``max_neighbors`` above the
+        coordination within it).
     Architecture
         ``atom_features`` ("table": fixed element features through a linear
         layer; "embedding": a learned vector per element, ch. 3.2),
@@ -69,6 +78,9 @@ class CGCNNConfig:
     gaussian: dict[str, float] = field(
         default_factory=lambda: {"start": 0.0, "stop": 8.0, "step": 0.2, "width": 0.2}
     )
+    envelope: bool = False
+    envelope_cutoff: float | None = None
+    envelope_exponent: int = 6
 
     @property
     def n_outputs(self) -> int:
@@ -130,6 +142,8 @@ class CGCNNConfig:
             if not ok:
                 raise ParameterError(message)
         check_graph_settings(self.cutoff, self.max_neighbors, self.ties)
+        if self.envelope:
+            check_envelope(self.cutoff, self.envelope_cutoff, self.envelope_exponent)
 
 
 class CGCNN(nn.Module):
@@ -157,9 +171,13 @@ class CGCNN(nn.Module):
 
     def __init__(self, config: CGCNNConfig, atom_table: AtomFeatureTable | None = None) -> None:
         super().__init__()
+        config = copy.deepcopy(config)  # the caller's config is never changed
         config.validate()
         self.config = config
-        self.gaussian = GaussianDistance(**config.gaussian)
+        if config.envelope:
+            self.gaussian = envelope_gaussian(config)
+        else:
+            self.gaussian = GaussianDistance(**config.gaussian)
         n_z = config.max_atomic_number + 1
         if config.atom_features == "table":
             if atom_table is None:
@@ -176,6 +194,8 @@ class CGCNN(nn.Module):
             self.atom_known[0] = False
             self.element_embedding = nn.Embedding(n_z, config.atom_dim)
         conv = CONVOLUTIONS[config.conv]
+        if config.envelope:
+            conv = SMOOTH_CONVOLUTIONS[conv]
         self.convs = nn.ModuleList(
             conv(config.atom_dim, self.gaussian.n_features, config.batch_norm)
             for _ in range(config.n_conv)

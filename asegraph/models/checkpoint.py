@@ -47,7 +47,12 @@ def sha256(path: str | Path) -> str:
 
 
 def save_model(model: CGCNN, path: str | Path, metadata: dict[str, Any] | None = None) -> Path:
-    """Write ``model`` to ``path`` atomically (temporary file + rename)."""
+    """Write ``model`` to ``path`` atomically (temporary file + rename).
+
+    ``metadata`` defaults to ``model.metadata`` (what it was trained on, ...).
+    """
+    if metadata is None:
+        metadata = getattr(model, "metadata", {})
     payload = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -120,6 +125,14 @@ def model_from_state(
     ``label`` names the source in the error raised when the weights do not
     fit the config.
     """
+    config = dict(config)
+    legacy = (metadata or {}).get("envelope")
+    if legacy and "envelope" not in config:  # files of asegraph <= 0.1 kept it in metadata
+        config.update(
+            envelope=True,
+            envelope_cutoff=float(legacy["cutoff"]),
+            envelope_exponent=int(legacy["exponent"]),
+        )
     config = CGCNNConfig.from_dict(config)
     table = None
     if config.atom_features == "table":
@@ -136,7 +149,7 @@ def model_from_state(
             f"{label}: weights do not match its config ({str(exc)[:200]}); "
             "the file is corrupt — re-save it"
         ) from exc
-    model.metadata = dict(metadata)
+    model.metadata = {k: v for k, v in metadata.items() if k != "envelope"}
     return model.eval()
 
 

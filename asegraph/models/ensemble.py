@@ -58,6 +58,7 @@ SHARED_FIELDS = (
     "ties",
     "atom_features",
     "atom_table_name",
+    "envelope",
 )
 
 

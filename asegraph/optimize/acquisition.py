@@ -198,7 +198,9 @@ def propose(
     pending : array ``[p, d]``, optional
         Points under evaluation (penalised / fantasised, never re-proposed).
     n_done : int
-        Points already drawn (``"sobol"`` continues its sequence).
+        Points already drawn: ``"sobol"`` continues its sequence, ``"random"``
+        draws point ``n_done + r`` from its own generator seeded by
+        ``(seed, n_done + r)``.
     beta : float
         UCB exploration weight (α = μ + √β σ).
 
@@ -212,7 +214,9 @@ def propose(
         raise ParameterError(f"batch size q must be >= 1, got {q}")
     pending = np.zeros((0, dim)) if pending is None else np.asarray(pending, float).reshape(-1, dim)
     if strategy == "random":
-        return np.random.default_rng(seed).random((q, dim))
+        # one generator per point id (n_done + r): successive proposals of a campaign
+        # differ, and a resumed campaign draws exactly the points of an uninterrupted one
+        return np.stack([np.random.default_rng([seed, n_done + r]).random(dim) for r in range(q)])
     if strategy == "sobol":
         from scipy.stats import qmc
 

@@ -319,7 +319,7 @@ def test_bad_structures_raise_structure_errors(toy_smooth):
 
 
 def test_saturated_neighbour_lists_warn_for_enveloped_models(toy_smooth):
-    from asegraph.calculators.envelope import with_envelope
+    from asegraph.models.envelope import with_envelope
 
     model = with_envelope(random_model(cutoff=5.0, max_neighbors=12))
     atoms = rattled_nacl()

@@ -8,8 +8,8 @@ import torch
 from calc_models import random_model
 
 from asegraph.calculators.cgcnn import CGCNNCalculator
-from asegraph.calculators.envelope import has_envelope, polynomial_envelope, with_envelope
 from asegraph.exceptions import ParameterError
+from asegraph.models.envelope import has_envelope, polynomial_envelope, with_envelope
 
 
 def test_envelope_vanishes_smoothly_at_the_cutoff():
@@ -35,10 +35,11 @@ def test_with_envelope_keeps_the_state_dict_and_survives_a_file(tmp_path):
     plain = CGCNNCalculator(model).get_potential_energy(atoms)
     with_envelope(model, cutoff=4.5)
     assert has_envelope(model) and set(model.state_dict()) == keys
-    assert model.metadata["envelope"] == {"kind": "polynomial", "cutoff": 4.5, "exponent": 6}
+    config = model.config
+    assert (config.envelope, config.envelope_cutoff, config.envelope_exponent) == (True, 4.5, 6)
     smooth = CGCNNCalculator(model).get_potential_energy(atoms)
     assert abs(smooth - plain) > 1e-4  # the envelope changes the model
-    save_model(model, tmp_path / "m.pt", metadata=model.metadata)
+    save_model(model, tmp_path / "m.pt")
     restored = CGCNNCalculator(tmp_path / "m.pt").get_potential_energy(atoms)
     assert restored == pytest.approx(smooth, rel=1e-6)
 

@@ -62,8 +62,8 @@ def train_potential(smooth: bool, n_structures: int = 300, epochs: int = 40, see
     polynomial envelope; ``smooth=False``: the published models' 12-nearest
     graph within 8 Å. Seeds are local (``torch.random.fork_rng``).
     """
-    from asegraph.calculators.envelope import with_envelope
     from asegraph.models.cgcnn import CGCNN, CGCNNConfig
+    from asegraph.models.envelope import with_envelope
     from asegraph.models.inference import model_graphs
     from asegraph.training import Trainer, TrainingConfig
 

@@ -120,3 +120,22 @@ def test_split_indices():
     assert split_indices(100, (0.6, 0.2, 0.2), seed=4)[0].tolist() == train.tolist()
     with pytest.raises(ParameterError, match="three non-negative numbers summing to 1"):
         split_indices(10, (0.5, 0.2, 0.2))
+
+
+def test_subsets_keep_the_list_of_failed_entries(tmp_path):
+    folder = tmp_path / "data"
+    folder.mkdir()
+    rows = []
+    for k, atoms in enumerate(_structures()):
+        ase.io.write(folder / f"s{k}.cif", atoms)
+        rows.append([f"s{k}", str(float(k))])
+    (folder / "broken.cif").write_text("data_x\n")
+    rows.append(["broken", "9.0"])
+    with open(folder / "id_prop.csv", "w", newline="") as handle:
+        csv.writer(handle).writerows(rows)
+    structures = read_dataset(folder)
+    graphs = load_graph_dataset(folder, [])
+    for data in (structures, graphs):
+        assert [sid for sid, _ in data.failures] == ["broken"]
+        part = data.subset([0, 2])
+        assert part.ids == ["s0", "s2"] and part.failures == data.failures

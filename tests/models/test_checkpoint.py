@@ -13,7 +13,8 @@ from asegraph.exceptions import ModelFileError, ModelNotFoundError
 from asegraph.models.cgcnn import CGCNN, CGCNNConfig
 from asegraph.models.checkpoint import load_model, save_model
 from asegraph.models.inference import model_graph, predict_graphs
-from asegraph.models.registry import ATOM_INIT, PRETRAINED, fetch, load_any, load_pretrained
+from asegraph.models.loader import load
+from asegraph.models.registry import ATOM_INIT, PRETRAINED, fetch, load_pretrained
 
 
 def small_model(**overrides) -> CGCNN:
@@ -77,7 +78,7 @@ def test_pickled_code_is_refused(tmp_path):
     path = tmp_path / "evil.pth.tar"
     torch.save({"state_dict": {}, "args": shutil.copy}, path)  # a function: not plain data
     with pytest.raises(ModelFileError, match="could not be read safely"):
-        load_any(path, atom_init=path)
+        load(path, atom_init=path)
 
 
 def test_registry_verifies_checksums(published_model_dir, tmp_path, monkeypatch):

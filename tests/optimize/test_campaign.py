@@ -313,3 +313,18 @@ def test_cli_run_overrides_and_errors(tmp_path):
     assert isinstance(bad.exception, InputFileError)
     bad = CliRunner().invoke(optimize, ["report", str(tmp_path / "nothing")])
     assert isinstance(bad.exception, InputFileError)
+
+
+def _points(results) -> np.ndarray:
+    return np.array([results[i]["x"] for i in sorted(results)])
+
+
+def test_random_campaign_points_are_distinct_uniform_and_resume_identically(tmp_path):
+    # defect: every proposal reused cfg.seed, so 40 random evaluations hit 3 points
+    path = write_config(tmp_path, strategy="random", n_initial=0, batch=4, budget=100)
+    points = _points(run(path, tmp_path / "whole"))
+    assert len(points) == 100 and len(np.unique(points, axis=0)) == 100
+    assert np.all(np.abs(points.mean(axis=0) - 0.5) < 0.1)
+    run(path, tmp_path / "resumed", stop_after=37)
+    resumed = _points(run(path, tmp_path / "resumed"))
+    np.testing.assert_array_equal(resumed, points)

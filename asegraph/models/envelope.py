@@ -27,13 +27,15 @@ whose energy is twice continuously differentiable in the positions:
   within the cutoff (e.g. ``cutoff=4.5, max_neighbors=64``). The calculator
   warns when an atom's neighbour list is full, i.e. truncated.
 
-Train the model *with* the envelope (call :func:`with_envelope` before
-:class:`~asegraph.training.Trainer`); adding it to a model trained without
-changes its predictions. The parameters are those of the plain model (the
-state dict is unchanged), and the setting is kept in
-``model.metadata["envelope"]``: save with
-``save_model(model, path, metadata=model.metadata)`` and the calculator
-restores the envelope when it loads the file.
+The envelope is part of the model's configuration
+(:class:`~asegraph.models.cgcnn.CGCNNConfig` ``envelope``,
+``envelope_cutoff``, ``envelope_exponent``), so a saved model carries it and
+every loader (:func:`asegraph.models.load`, the calculator, ``asegraph
+predict``) rebuilds the same network. Train the model *with* the envelope
+(``CGCNNConfig(envelope=True, ...)``, ``asegraph train --envelope``, or
+:func:`with_envelope` before :class:`~asegraph.training.Trainer`); adding it
+to a model trained without changes its predictions. The parameters are those
+of the plain model (the state dict is unchanged).
 """
 
 from __future__ import annotations
@@ -130,17 +132,22 @@ class SmoothSimpleConv(SimpleConv):
         return self.softplus(self.bn(summed + self.self_weight(atoms)))
 
 
-_SMOOTH = {GatedConv: SmoothGatedConv, SimpleConv: SmoothSimpleConv}
+SMOOTH_CONVOLUTIONS = {GatedConv: SmoothGatedConv, SimpleConv: SmoothSimpleConv}
 
 
 def has_envelope(model: Any) -> bool:
-    """Whether ``model`` (a CGCNN, or an ensemble's member) already applies the envelope."""
+    """Whether ``model`` (a CGCNN, or every member of an ensemble) applies the envelope."""
     members = getattr(model, "members", [model])
     return all(isinstance(m.gaussian, EnvelopedGaussian) for m in members)
 
 
 def with_envelope(model: Any, cutoff: float | None = None, exponent: int = 6) -> Any:
     """Give a CGCNN (or every member of an ensemble) a smooth cutoff envelope, in place.
+
+    Sets ``envelope``, ``envelope_cutoff`` and ``envelope_exponent`` of the
+    model's config and swaps the distance expansion and convolutions for their
+    smooth versions (same parameters), exactly as ``CGCNN(config)`` would
+    build them.
 
     Parameters
     ----------
@@ -162,33 +169,33 @@ def with_envelope(model: Any, cutoff: float | None = None, exponent: int = 6) ->
     """
     members = getattr(model, "members", [model])
     for member in members:
-        graph_cutoff = member.config.cutoff
-        rc = graph_cutoff if cutoff is None else float(cutoff)
-        if not 0.0 < rc <= graph_cutoff:
-            raise ParameterError(
-                f"envelope cutoff must be in (0, {graph_cutoff:g}] Å (the model's graph cutoff), "
-                f"got {cutoff!r}; raise the model's cutoff or lower the envelope's"
-            )
-        if int(exponent) != exponent or exponent < 2:
-            raise ParameterError(f"envelope exponent must be an integer >= 2, got {exponent!r}")
+        config = member.config
+        check_envelope(config.cutoff, cutoff, exponent)
+        config.envelope = True
+        config.envelope_cutoff = None if cutoff is None else float(cutoff)
+        config.envelope_exponent = int(exponent)
         reference = next(member.parameters())
-        gaussian = EnvelopedGaussian(rc, int(exponent), **member.gaussian.settings)
-        member.gaussian = gaussian.to(device=reference.device)
+        member.gaussian = envelope_gaussian(config).to(device=reference.device)
         for conv in member.convs:
-            smooth = _SMOOTH.get(type(conv))
-            if smooth is None:
-                continue  # already smooth
-            conv.__class__ = smooth  # same parameters and state dict, new forward
-        metadata = dict(getattr(member, "metadata", {}))
-        metadata["envelope"] = {"kind": "polynomial", "cutoff": rc, "exponent": int(exponent)}
-        member.metadata = metadata
+            smooth = SMOOTH_CONVOLUTIONS.get(type(conv))
+            if smooth is not None:
+                conv.__class__ = smooth  # same parameters and state dict, new forward
     return model
 
 
-def restore_envelope(model: Any) -> Any:
-    """Re-apply the envelope recorded in ``metadata["envelope"]`` (after loading a file)."""
-    for member in getattr(model, "members", [model]):
-        setting = getattr(member, "metadata", {}).get("envelope")
-        if setting and not isinstance(member.gaussian, EnvelopedGaussian):
-            with_envelope(member, setting["cutoff"], setting["exponent"])
-    return model
+def check_envelope(graph_cutoff: float, cutoff: float | None, exponent: int) -> None:
+    """Raise :class:`ParameterError` unless ``0 < cutoff <= graph_cutoff`` and ``exponent >= 2``."""
+    rc = graph_cutoff if cutoff is None else cutoff
+    if not isinstance(rc, (int, float)) or not 0.0 < float(rc) <= graph_cutoff:
+        raise ParameterError(
+            f"envelope cutoff must be in (0, {graph_cutoff:g}] Å (the model's graph cutoff), "
+            f"got {cutoff!r}; raise the model's cutoff or lower the envelope's"
+        )
+    if isinstance(exponent, bool) or int(exponent) != exponent or exponent < 2:
+        raise ParameterError(f"envelope exponent must be an integer >= 2, got {exponent!r}")
+
+
+def envelope_gaussian(config: Any) -> EnvelopedGaussian:
+    """The enveloped distance expansion of a config with ``envelope=True``."""
+    rc = config.cutoff if config.envelope_cutoff is None else config.envelope_cutoff
+    return EnvelopedGaussian(rc, config.envelope_exponent, **config.gaussian)
