@@ -5,9 +5,12 @@ within 6 Å), orthorhombic and triclinic, written as DCD and read back with
 MDAnalysis, this prints frames/s of
 
 * plain MDAnalysis reading (touching every frame's positions),
-* graph construction (:func:`asegraph.analysis.dynamics.graphs.build_store`,
-  every atom a target: the worst case),
+* graph construction (:meth:`GDyNetAnalysis.build_graphs`, the frame loop of
+  ``GDyNetAnalysis.run``; every atom a target: the worst case),
 * graph construction + inference of an (untrained) 4-state GDyNet,
+
+for both receptive fields (``--fields``): the thesis' ``multi-shell``
+convolutions (default) and the ``first-shell`` speed option,
 
 and the peak traced memory (tracemalloc) beside the bytes the graph store
 keeps, for the full and a quarter-length trajectory. One torch thread.
@@ -75,26 +78,27 @@ def peak_memory(function) -> tuple[int, object]:
     return peak, value
 
 
-def measure(u, n_atoms: int, n_frames: int) -> dict:
+def measure(u, n_atoms: int, n_frames: int, field: str) -> dict:
     """Rates (frames/s) and memory (bytes) for one trajectory; every atom is a target."""
-    from asegraph.analysis.dynamics.graphs import build_store
+    from asegraph.analysis.dynamics import GDyNetAnalysis
     from asegraph.analysis.dynamics.model import build_model
-    from asegraph.analysis.dynamics.training import GDyNetTrainer, GraphData
-
-    targets = np.arange(n_atoms)
-    species = (targets % 10 == 0).astype(np.int64)
+    from asegraph.analysis.dynamics.training import GDyNetTrainer
 
     def read():
         for ts in u.trajectory:
             ts.positions.sum()
 
+    def analysis():
+        return GDyNetAnalysis(u, select="all", max_neighbors=12, cutoff=6.0, receptive_field=field)
+
     def graphs(stop=None):
-        return build_store(u, targets, 12, 6.0, stop=stop)
+        return analysis().build_graphs(stop=stop)
 
     def graphs_and_inference():
-        data = GraphData(graphs(), species, targets, targets)
-        model = build_model({"n_species": 2, "n_states": 4}, seed=0)
-        trainer = GDyNetTrainer(model, data, 1, [range(0, 1)] * 3)
+        gd = analysis()
+        gd.build_graphs()
+        config = {"n_species": 2, "n_states": 4, "receptive_field": field}
+        trainer = GDyNetTrainer(build_model(config, seed=0), gd.graph_data(), 1, [range(0, 1)] * 3)
         return trainer.transform(range(n_frames), batch_frames=8)
 
     result: dict = {"read": rate(read, n_frames)[0]}
@@ -110,6 +114,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=1000)
     parser.add_argument("--atoms", type=int, default=2000)
+    parser.add_argument("--fields", default="multi-shell,first-shell")
     args = parser.parse_args()
     torch.set_num_threads(1)
 
@@ -119,7 +124,8 @@ def main() -> None:
     )
     print("frames/s as wall clock | CPU time of this process (differs when the CPU is shared)")
     print(
-        f"{'box':<13}{'read f/s':>16}{'graph f/s':>14}{'graph+inference f/s':>21}"
+        f"{'box':<13}{'receptive field':<16}{'read f/s':>16}{'graph f/s':>14}"
+        f"{'graph+inference f/s':>21}"
         f"{'store MB':>9}{'peak MB':>9}{'peak MB, 1/4 traj':>19}"
     )
     with tempfile.TemporaryDirectory() as folder:
@@ -127,16 +133,18 @@ def main() -> None:
             u = make_trajectory(
                 Path(folder) / f"t{int(triclinic)}.dcd", args.atoms, args.frames, triclinic
             )
-            r = measure(u, args.atoms, args.frames)
+            for field in args.fields.split(","):
+                r = measure(u, args.atoms, args.frames, field)
 
-            def pair(x):
-                return f"{x[0]:.1f} | {x[1]:.1f}"
+                def pair(x):
+                    return f"{x[0]:.1f} | {x[1]:.1f}"
 
-            print(
-                f"{'triclinic' if triclinic else 'orthorhombic':<13}{pair(r['read']):>16}"
-                f"{pair(r['graph']):>14}{pair(r['both']):>21}{r['store'] / 1e6:>9.1f}"
-                f"{r['peak'] / 1e6:>9.1f}{r['peak_quarter'] / 1e6:>19.1f}"
-            )
+                print(
+                    f"{'triclinic' if triclinic else 'orthorhombic':<13}{field:<16}"
+                    f"{pair(r['read']):>16}{pair(r['graph']):>14}{pair(r['both']):>21}"
+                    f"{r['store'] / 1e6:>9.1f}{r['peak'] / 1e6:>9.1f}"
+                    f"{r['peak_quarter'] / 1e6:>19.1f}"
+                )
             print(f"{'':<13}load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print(
         "peak - store is the per-frame working memory: the same for the full and the 1/4 trajectory"

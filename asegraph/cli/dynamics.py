@@ -111,6 +111,14 @@ def main() -> None:
 @click.option("--atom-dim", default=16, type=int, help="Atom vector length.")
 @click.option("--n-conv", default=2, type=int, help="Gated convolutions.")
 @click.option("--hidden-dim", default=16, type=int, help="Hidden layer before the softmax.")
+@click.option(
+    "--receptive-field",
+    type=click.Choice(["multi-shell", "first-shell"]),
+    default="multi-shell",
+    help="multi-shell: convolve every atom, n-conv convolutions reach the n-th neighbour "
+    "shell (thesis Eq. 4.4); first-shell: update only the targets from their neighbours' "
+    "types (faster, blind beyond the first shell).",
+)
 @click.option("--seed", default=0, type=int, help="Initial weights and shuffling.")
 @click.option("--its-lags", help="Comma-separated lags (ps) for the implied-timescale scan.")
 @click.option("--ck-steps", default=5, type=int, help="CK test up to this many lags.")
@@ -170,6 +178,7 @@ def run(
     atom_dim,
     n_conv,
     hidden_dim,
+    receptive_field,
     seed,
     its_lags,
     ck_steps,
@@ -209,6 +218,7 @@ def run(
         atom_dim=atom_dim,
         n_conv=n_conv,
         hidden_dim=hidden_dim,
+        receptive_field=receptive_field,
         max_epochs=epochs,
         patience=patience,
         batch_frames=batch_frames,

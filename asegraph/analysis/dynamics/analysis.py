@@ -9,9 +9,10 @@ Example
 >>> gd.results.dataset["implied_timescale"]          # (lag, process), ps
 >>> gd.save("li.nc")                                 # netCDF + li.pt model + PNGs
 
-The frames are streamed once (``_single_frame`` stores only the targets'
-neighbour lists); training, the Koopman analysis and the Dataset happen in
-``_conclude``.
+The frames are streamed once (``_single_frame`` stores each frame's
+neighbour table, see :mod:`~asegraph.analysis.dynamics.graphs`); training,
+the Koopman analysis and the Dataset happen in ``_conclude``.
+:meth:`GDyNetAnalysis.build_graphs` runs the same frame loop alone.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from MDAnalysis.analysis.base import AnalysisBase
 
-from asegraph.analysis.dynamics.graphs import GraphStore, search_radius, target_neighbors
+from asegraph.analysis.dynamics.graphs import FrameGraphs, GraphStore
 from asegraph.analysis.dynamics.koopman import (
     INTERVAL_SOURCES,
     crisp_memberships,
@@ -44,7 +45,7 @@ from asegraph.analysis.dynamics.trajectory import (
 )
 from asegraph.exceptions import ParameterError
 
-MODEL_FORMAT = "asegraph-gdynet-model-1"
+MODEL_FORMAT = "asegraph-gdynet-model-2"
 
 
 class GDyNetAnalysis(AnalysisBase):
@@ -77,6 +78,12 @@ class GDyNetAnalysis(AnalysisBase):
         Overrides the trajectory's time between frames.
     atom_dim, n_conv, hidden_dim : int
         Model size (see :class:`~asegraph.analysis.dynamics.model.GDyNet`).
+    receptive_field : {"multi-shell", "first-shell"}
+        ``"multi-shell"`` (thesis Eq. 4.4): every atom of the graph is
+        convolved, so ``n_conv`` convolutions reach the ``n_conv``-th neighbour
+        shell. ``"first-shell"``: only the targets are updated from their
+        neighbours' raw type embeddings — faster, but blind beyond the first
+        shell. A ``model_file`` brings its own.
     max_epochs, patience, batch_frames : int
     learning_rate : float
     seed : int
@@ -113,6 +120,7 @@ class GDyNetAnalysis(AnalysisBase):
         atom_dim: int = 16,
         n_conv: int = 2,
         hidden_dim: int = 16,
+        receptive_field: str = "multi-shell",
         max_epochs: int = 30,
         patience: int = 5,
         batch_frames: int = 32,
@@ -173,6 +181,11 @@ class GDyNetAnalysis(AnalysisBase):
                     f"model_file '{model_file}' was trained on species {self.vocabulary}; this "
                     f"system also has {unknown} — train a new model"
                 )
+        if self.model_state is not None:
+            # model files from before the multi-shell default were first-shell models
+            config = {"receptive_field": "first-shell", **self.model_state.get("config", {})}
+            self.model_state["config"] = config
+            receptive_field = config["receptive_field"]
         lookup = {label: i for i, label in enumerate(self.vocabulary)}
         self.species = np.array([lookup[label] for label in labels], dtype=np.int64)
         self.max_neighbors, self.cutoff, self.split = int(max_neighbors), float(cutoff), split
@@ -183,7 +196,16 @@ class GDyNetAnalysis(AnalysisBase):
             "n_conv": n_conv,
             "hidden_dim": hidden_dim,
             "cutoff": self.cutoff,
+            "receptive_field": receptive_field,
         }
+        self.frame_graphs = FrameGraphs(
+            universe.atoms.n_atoms,
+            self.targets,
+            self.environment,
+            self.max_neighbors,
+            self.cutoff,
+            receptive_field,
+        )
         self.training = {
             "max_epochs": max_epochs,
             "patience": patience,
@@ -212,6 +234,15 @@ class GDyNetAnalysis(AnalysisBase):
             )
         dt = self.timestep_ps if self.timestep_ps is not None else self._trajectory.dt
         self.frame_ps = float(dt) * self.step
+        check_box(self._trajectory[self.start].dimensions, self.start)
+        self.store = GraphStore(
+            self.n_frames, self.frame_graphs.n_rows, self.max_neighbors, self.graph_cache
+        )
+        if not getattr(self, "_graphs_only", False):
+            self._check_lag()
+
+    def _check_lag(self) -> None:
+        """Lag in frames, and the train/validation/test blocks."""
         lag_frames = self.lag_ps / self.frame_ps
         if round(lag_frames) < 1 or abs(lag_frames - round(lag_frames)) > 1e-3 * lag_frames:
             raise ParameterError(
@@ -225,38 +256,46 @@ class GDyNetAnalysis(AnalysisBase):
                 f"analysed trajectory ({self.n_frames} frames, "
                 f"{self.n_frames * self.frame_ps:g} ps); use a shorter lag or more frames"
             )
-        check_box(self._trajectory[self.start].dimensions, self.start)
         self.blocks = split_blocks(self.n_frames, self.split, self.lag_frames)
-        self.store = GraphStore(
-            self.n_frames, len(self.targets), self.max_neighbors, self.graph_cache
-        )
 
     def _single_frame(self) -> None:
         ts = self._ts
         check_box(ts.dimensions, ts.frame)
-        cell = frame_cell(ts.dimensions)
-        n_environment = (
-            self.universe.atoms.n_atoms if self.environment is None else int(self.environment.sum())
-        )
-        radius = search_radius(
-            n_environment, abs(np.linalg.det(cell)), self.max_neighbors, self.cutoff
-        )
-        neighbors, distances = target_neighbors(
-            ts.positions,
-            cell,
-            self.targets,
-            self.max_neighbors,
-            self.cutoff,
-            ts.frame,
-            self.environment,
-            radius,
-        )
+        neighbors, distances = self.frame_graphs(ts.positions, frame_cell(ts.dimensions), ts.frame)
         self.store.set_frame(self._frame_index, neighbors, distances, float(ts.time))
+
+    def build_graphs(self, start=None, stop=None, step=None) -> GraphStore:
+        """Only the frame loop of :meth:`run`: the neighbour tables of the frames.
+
+        Returns
+        -------
+        GraphStore
+            Also kept as ``self.store``; :meth:`run` builds exactly the same.
+        """
+        self._graphs_only = True
+        try:
+            self.run(start=start, stop=stop, step=step)
+        finally:
+            self._graphs_only = False
+        return self.store
+
+    def graph_data(self) -> GraphData:
+        """The model input of the frames read so far (after :meth:`build_graphs`)."""
+        graphs = self.frame_graphs
+        return GraphData(
+            self.store,
+            self.species[graphs.nodes],
+            graphs.row_nodes,
+            graphs.target_rows,
+            self.group_index,
+        )
 
     def _conclude(self) -> None:
         from asegraph.analysis.dynamics.io import build_dataset
 
-        data = GraphData(self.store, self.species, self.targets, self.group_index)
+        if getattr(self, "_graphs_only", False):
+            return
+        data = self.graph_data()
         seed = self.seed
         if self.model_state is not None:
             self.model_config = dict(self.model_state["config"])
@@ -312,6 +351,7 @@ class GDyNetAnalysis(AnalysisBase):
             "seed": seed,
             "max_neighbors": self.max_neighbors,
             "cutoff_angstrom": self.cutoff,
+            "receptive_field": self.model_config["receptive_field"],
             "split": list(self.split),
             "hyperparameters": {**self.model_config, **self.training},
             "species": self.vocabulary,

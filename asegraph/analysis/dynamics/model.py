@@ -1,21 +1,31 @@
 """The graph dynamical network (thesis ch. 4.2, Eqs. 4.4–4.6).
 
-Shapes: ``B`` frames, ``T`` target atoms, ``M`` neighbours per target,
-``n`` target groups, ``A`` atom feature length, ``G`` Gaussian edge features,
-``K`` states.
+Shapes: ``B`` frames, ``Nn`` graph nodes (targets and the atoms allowed as
+neighbours), ``R`` stored rows per frame, ``T`` target atoms, ``M``
+neighbours per row, ``n`` target groups, ``A`` atom feature length, ``G``
+Gaussian edge features, ``K`` states.
 
-Only the targets' vectors are convolved: a target ``i`` is updated from the
-type embeddings of its ``M`` nearest neighbours and the Gaussian-expanded
-distances (the gated convolution of Eq. 2.5, :class:`asegraph.models.layers.GatedConv`).
-Neighbours keep their type embedding, so the receptive field is the first
-neighbour shell and the cost is ``O(B T M)``, independent of the number of
-non-target atoms. Stacked convolutions refine the target's vector from the
-same shell. Target vectors are averaged per group (Eq. 4.5, a molecule or a
-single atom), and a shared output layer with a softmax gives the K-state
-feature vector ``chi`` (Eq. 4.6).
+``receptive_field="multi-shell"`` (default, Eq. 4.4): every node starts from
+its type embedding and every node is convolved with the gated convolution of
+Eq. 2.5 (:class:`asegraph.models.layers.GatedConv`), so after ``n_conv``
+convolutions a target's vector carries information from its ``n_conv``-th
+neighbour shell. Only the nodes inside the targets' receptive field are
+computed: convolution ``l`` (of ``L``) updates the nodes within ``L - l``
+hops of a target, the last one the targets alone (same result, less work).
+
+``receptive_field="first-shell"``: only the targets are updated; neighbours
+keep their raw type embedding, so stacked convolutions refine the target from
+the same first shell. Cost ``O(B T M)`` independent of the other atoms; the
+faster option, for systems whose slow process shows in the first shell.
+
+Target vectors are averaged per group (Eq. 4.5, a molecule or a single atom),
+and a shared output layer with a softmax gives the K-state feature vector
+``chi`` (Eq. 4.6).
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import torch
 from torch import nn
@@ -23,6 +33,33 @@ from torch import nn
 from asegraph.graph.features import GaussianDistance
 from asegraph.models.layers import GatedConv
 from asegraph.models.scatter import scatter_mean, scatter_sum
+
+
+class FrameBatch(NamedTuple):
+    """Model input for ``B`` frames.
+
+    Attributes
+    ----------
+    node_species : LongTensor (Nn,)
+    row_nodes : LongTensor (R,)
+        Node of each stored row (all nodes, or the targets in first-shell mode).
+    target_rows : LongTensor (T,)
+        Row of each target.
+    neighbors : LongTensor (B, R, M)
+        Node index of each neighbour.
+    distances : Tensor (B, R, M), Å
+    group_index : LongTensor (T,)
+        Group 0..n-1 of each target.
+    n_groups : int
+    """
+
+    node_species: torch.Tensor
+    row_nodes: torch.Tensor
+    target_rows: torch.Tensor
+    neighbors: torch.Tensor
+    distances: torch.Tensor
+    group_index: torch.Tensor
+    n_groups: int
 
 
 class TargetGatedConv(GatedConv):
@@ -77,6 +114,8 @@ class GDyNet(nn.Module):
         them, the eval-mode outputs (running statistics) moved the learned state
         boundary from epoch to epoch on the toy system (validation VAMP-2
         jumping between 1.04 and 1.45 while training VAMP-2 rose steadily).
+    receptive_field : {"multi-shell", "first-shell"}
+        See the module docstring.
     """
 
     def __init__(
@@ -89,8 +128,15 @@ class GDyNet(nn.Module):
         cutoff: float = 6.0,
         gaussian_step: float = 0.2,
         batch_norm: bool = False,
+        receptive_field: str = "multi-shell",
     ) -> None:
         super().__init__()
+        from asegraph.analysis.dynamics.graphs import RECEPTIVE_FIELDS
+
+        if receptive_field not in RECEPTIVE_FIELDS:
+            raise ValueError(
+                f"receptive_field must be one of {RECEPTIVE_FIELDS}, got {receptive_field!r}"
+            )
         self.config = {
             "n_species": n_species,
             "n_states": n_states,
@@ -100,52 +146,73 @@ class GDyNet(nn.Module):
             "cutoff": cutoff,
             "gaussian_step": gaussian_step,
             "batch_norm": batch_norm,
+            "receptive_field": receptive_field,
         }
+        self.multi_shell = receptive_field == "multi-shell"
         self.embedding = nn.Embedding(n_species, atom_dim)
         self.expansion = GaussianDistance(0.0, cutoff, gaussian_step, gaussian_step)
+        conv = GatedConv if self.multi_shell else TargetGatedConv
         self.convs = nn.ModuleList(
-            TargetGatedConv(atom_dim, self.expansion.n_features, batch_norm) for _ in range(n_conv)
+            conv(atom_dim, self.expansion.n_features, batch_norm) for _ in range(n_conv)
         )
         self.head = nn.Sequential(
             nn.Linear(atom_dim, hidden_dim), nn.Softplus(), nn.Linear(hidden_dim, n_states)
         )
 
-    def forward(
-        self,
-        target_species: torch.Tensor,
-        neighbor_species: torch.Tensor,
-        distances: torch.Tensor,
-        group_index: torch.Tensor,
-        n_groups: int,
-    ) -> torch.Tensor:
-        """State probabilities of every target group in every frame.
-
-        Parameters
-        ----------
-        target_species : LongTensor, shape (T,)
-        neighbor_species : LongTensor, shape (B, T, M)
-        distances : Tensor, shape (B, T, M), Å
-        group_index : LongTensor, shape (T,)
-            Group 0..n-1 of each target.
-        n_groups : int
-
-        Returns
-        -------
-        Tensor, shape (B, n, K)
-            Softmax outputs ``chi``.
-        """
-        n_frames, n_targets, n_neighbors = neighbor_species.shape
-        vectors = self.embedding(target_species).repeat(n_frames, 1)  # [B*T, A]
-        senders = self.embedding(neighbor_species.reshape(-1))  # [B*T*M, A]
-        edges = self.expansion(distances.reshape(-1))  # [B*T*M, G]
-        receivers = torch.arange(n_frames * n_targets, device=distances.device)
-        receivers = receivers.repeat_interleave(n_neighbors)  # [B*T*M]
-        for conv in self.convs:
-            vectors = conv(vectors, senders, edges, receivers)  # [B*T, A]
-        frame_offset = torch.arange(n_frames, device=distances.device)[:, None] * n_groups
-        groups = (frame_offset + group_index[None, :]).reshape(-1)  # [B*T]
-        pooled = scatter_mean(vectors, groups, n_frames * n_groups)  # [B*n, A]
+    def forward(self, batch: FrameBatch) -> torch.Tensor:
+        """State probabilities ``chi`` of every target group in every frame: [B, n, K]."""
+        n_frames, n_rows, n_neighbors = batch.neighbors.shape
+        if self.multi_shell:
+            vectors = self._multi_shell(batch)  # [B, T, A]
+        else:
+            vectors = self._first_shell(batch)
+        n_groups = batch.n_groups
+        frame_offset = torch.arange(n_frames)[:, None] * n_groups
+        groups = (frame_offset + batch.group_index[None, :]).reshape(-1)  # [B*T]
+        pooled = scatter_mean(vectors.reshape(-1, vectors.shape[2]), groups, n_frames * n_groups)
         return torch.softmax(self.head(pooled), dim=1).reshape(n_frames, n_groups, -1)
+
+    def _first_shell(self, batch: FrameBatch) -> torch.Tensor:
+        n_frames, n_rows, n_neighbors = batch.neighbors.shape
+        row_species = batch.node_species[batch.row_nodes]  # [R]
+        vectors = self.embedding(row_species).repeat(n_frames, 1)  # [B*R, A]
+        senders = self.embedding(batch.node_species[batch.neighbors.reshape(-1)])  # [E, A]
+        edges = self.expansion(batch.distances.reshape(-1))  # [E, G]
+        receivers = torch.arange(n_frames * n_rows).repeat_interleave(n_neighbors)  # [E]
+        for conv in self.convs:
+            vectors = conv(vectors, senders, edges, receivers)  # [B*R, A]
+        return vectors.reshape(n_frames, n_rows, -1)[:, batch.target_rows]
+
+    def _multi_shell(self, batch: FrameBatch) -> torch.Tensor:
+        n_frames, n_rows, n_neighbors = batch.neighbors.shape
+        n_nodes = len(batch.node_species)
+        if n_rows != n_nodes:
+            raise ValueError(f"multi-shell input needs a row per node ({n_nodes}), got {n_rows}")
+        vectors = self.embedding(batch.node_species).repeat(n_frames, 1)  # [B*Nn, A]
+        offset = torch.arange(n_frames)[:, None, None] * n_nodes
+        senders = (batch.neighbors + offset).reshape(-1)  # [E] flat node index
+        receivers = torch.arange(n_frames * n_nodes).repeat_interleave(n_neighbors)  # [E]
+        distances = batch.distances.reshape(-1)  # [E], Å
+        # rows each convolution must update: within (L - l) hops of a target
+        needed = [torch.zeros(n_frames * n_nodes, dtype=torch.bool)]
+        needed[0].view(n_frames, n_nodes)[:, batch.target_rows] = True
+        for _ in range(len(self.convs) - 1):
+            grown = needed[-1].clone()
+            grown[senders.view(-1, n_neighbors)[needed[-1]].reshape(-1)] = True
+            needed.append(grown)
+        needed.reverse()
+        edges_all = None
+        for conv, rows in zip(self.convs, needed):
+            if bool(rows.all()):
+                if edges_all is None:
+                    edges_all = self.expansion(distances)  # [E, G]
+                edges, index = edges_all, torch.stack([senders, receivers])
+            else:
+                keep = rows.repeat_interleave(n_neighbors)  # [E]
+                edges = self.expansion(distances[keep])
+                index = torch.stack([senders[keep], receivers[keep]])
+            vectors = conv(vectors, edges, index)  # [B*Nn, A]; rows outside stay unused
+        return vectors.reshape(n_frames, n_nodes, -1)[:, batch.target_rows]
 
 
 def build_model(config: dict, seed: int) -> GDyNet:

@@ -23,41 +23,47 @@ import torch
 
 from asegraph._utils.files import atomic_write_bytes
 from asegraph.analysis.dynamics.graphs import GraphStore
-from asegraph.analysis.dynamics.model import GDyNet
+from asegraph.analysis.dynamics.model import FrameBatch, GDyNet
 from asegraph.exceptions import ModelFileError, ParameterError
 
 
 @dataclass
 class GraphData:
-    """What the model reads: the graph store plus static per-atom information.
+    """What the model reads: the graph store plus the static node layout.
 
     Attributes
     ----------
     store : GraphStore
-    species : ndarray of int64, shape (N,)
-        Species index of every atom of the system.
-    targets : ndarray of int64, shape (T,)
+        Neighbour tables [F, R, M] (node indices) and distances.
+    node_species : ndarray of int64, shape (Nn,)
+        Species index of every graph node.
+    row_nodes : ndarray of int64, shape (R,)
+        Node of every stored row.
+    target_rows : ndarray of int64, shape (T,)
+        Row of every target.
     group_index : ndarray of int64, shape (T,)
     """
 
     store: GraphStore
-    species: np.ndarray
-    targets: np.ndarray
+    node_species: np.ndarray
+    row_nodes: np.ndarray
+    target_rows: np.ndarray
     group_index: np.ndarray
     n_groups: int = field(init=False)
 
     def __post_init__(self) -> None:
         self.n_groups = int(self.group_index.max()) + 1
 
-    def batch(self, frames: np.ndarray) -> tuple[torch.Tensor, ...]:
-        """Model inputs for ``frames`` [B]: target species [T], neighbour species [B,T,M],
-        distances [B,T,M] (Å), group index [T]."""
-        neighbors = self.store.neighbors[frames]  # [B, T, M]
-        return (
-            torch.from_numpy(self.species[self.targets]),
-            torch.from_numpy(self.species[neighbors]),
+    def batch(self, frames: np.ndarray) -> FrameBatch:
+        """Model input for ``frames`` [B]."""
+        return FrameBatch(
+            torch.from_numpy(self.node_species),
+            torch.from_numpy(self.row_nodes),
+            torch.from_numpy(self.target_rows),
+            torch.from_numpy(self.store.neighbors[frames].astype(np.int64)),  # [B, R, M]
             torch.from_numpy(np.ascontiguousarray(self.store.distances[frames])),
             torch.from_numpy(self.group_index),
+            self.n_groups,
         )
 
 
@@ -135,9 +141,7 @@ class GDyNetTrainer:
         self.best_state = {k: v.clone() for k, v in model.state_dict().items()}
 
     def _pairs(self, frames: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        chi = self.model(
-            *self.data.batch(np.concatenate([frames, frames + self.lag])), self.data.n_groups
-        )  # [2B, n, K]
+        chi = self.model(self.data.batch(np.concatenate([frames, frames + self.lag])))  # [2B,n,K]
         chi_0, chi_t = chi.chunk(2, dim=0)
         return chi_0.reshape(-1, chi.shape[2]), chi_t.reshape(-1, chi.shape[2])
 
@@ -147,7 +151,7 @@ class GDyNetTrainer:
         self.model.eval()
         frames = np.asarray(frames)
         out = [
-            self.model(*self.data.batch(frames[i : i + batch_frames]), self.data.n_groups)
+            self.model(self.data.batch(frames[i : i + batch_frames]))
             for i in range(0, len(frames), batch_frames)
         ]
         return torch.cat(out).double().numpy()

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from asegraph.analysis.dynamics.graphs import build_store, target_neighbors
+from asegraph.analysis.dynamics import GDyNetAnalysis
 from asegraph.analysis.dynamics.trajectory import load_universe, select_targets
+from asegraph.graph.neighbors import nearest_table
 
 LX, LY, LZ, XY, XZ, YZ = 10.0, 9.0, 11.0, 2.0, 1.0, 1.5
 CELL = np.array([[LX, 0, 0], [XY, LY, 0], [XZ, YZ, LZ]])
@@ -39,7 +40,9 @@ def test_triclinic_lammps_dump(tmp_path):
     assert u.trajectory.n_frames == 4 and u.trajectory.dt == pytest.approx(0.01)
     targets, _ = select_targets(u, "type 2")
     assert len(targets) == 10
-    store = build_store(u, targets, 8, 5.0)
+    analysis = GDyNetAnalysis(u, select="type 2", max_neighbors=8, cutoff=5.0)
+    store = analysis.build_graphs()
+    rows = analysis.frame_graphs.target_rows
     for index, positions in enumerate(frames):
-        _, expected = target_neighbors(positions, CELL, targets, 8, 5.0)
-        np.testing.assert_allclose(store.distances[index], expected, atol=2e-4)
+        _, expected = nearest_table(positions, CELL, 8, 5.0, receivers=targets)
+        np.testing.assert_allclose(store.distances[index][rows], expected, atol=2e-4)

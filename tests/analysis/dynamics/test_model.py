@@ -1,20 +1,32 @@
-"""GDyNet model and its VAMP-2 loss."""
+"""GDyNet model (both receptive fields) and its VAMP-2 loss."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 
-from asegraph.analysis.dynamics.model import TargetGatedConv, build_model
+from asegraph.analysis.dynamics.model import FrameBatch, TargetGatedConv, build_model
 from asegraph.analysis.dynamics.training import vamp2_loss
 from asegraph.models.layers import GatedConv
 
 
-def _inputs(n_frames=4, n_targets=6, m=5, seed=0):
+def _batch(field="multi-shell", n_frames=4, n_nodes=9, n_targets=6, m=5, seed=0, groups=None):
+    """Random graphs: targets are nodes 0..T-1; neighbours any node but the row itself."""
     g = torch.Generator().manual_seed(seed)
-    return (
-        torch.randint(0, 3, (n_targets,), generator=g),
-        torch.randint(0, 3, (n_frames, n_targets, m), generator=g),
-        2 + 3 * torch.rand((n_frames, n_targets, m), generator=g),
+    species = torch.randint(0, 3, (n_nodes,), generator=g)
+    rows = n_nodes if field == "multi-shell" else n_targets
+    shift = torch.randint(1, n_nodes, (n_frames, rows, m), generator=g)
+    neighbours = (torch.arange(rows)[None, :, None] + shift) % n_nodes
+    distances = 2 + 3 * torch.rand((n_frames, rows, m), generator=g)
+    groups = torch.tensor([0, 0, 1, 1, 2, 2]) if groups is None else groups
+    return FrameBatch(
+        species,
+        torch.arange(rows),
+        torch.arange(n_targets),
+        neighbours,
+        distances,
+        groups,
+        int(groups.max()) + 1,
     )
 
 
@@ -30,30 +42,99 @@ def test_target_conv_equals_gated_conv():
     torch.testing.assert_close(conv(targets, senders, edges, receivers), expected)
 
 
-def test_output_is_a_distribution_per_group():
-    model = build_model({"n_species": 3, "n_states": 3}, seed=0).eval()
-    species, neighbours, distances = _inputs()
-    groups = torch.tensor([0, 0, 1, 1, 2, 2])
-    chi = model(species, neighbours, distances, groups, 3)
+@pytest.mark.parametrize("field", ["multi-shell", "first-shell"])
+def test_output_is_a_distribution_per_group(field):
+    model = build_model({"n_species": 3, "n_states": 3, "receptive_field": field}, 0).eval()
+    chi = model(_batch(field))
     assert chi.shape == (4, 3, 3)
     torch.testing.assert_close(chi.sum(dim=2), torch.ones(4, 3))
 
 
-def test_invariant_to_neighbour_order_and_atom_order_within_a_group():
+@pytest.mark.parametrize("field", ["multi-shell", "first-shell"])
+def test_batched_equals_one_frame_at_a_time(field):
+    model = build_model({"n_species": 3, "n_states": 2, "receptive_field": field}, 0).eval()
+    batch = _batch(field)
+    chi = model(batch)
+    for f in range(4):
+        one = batch._replace(
+            neighbors=batch.neighbors[f : f + 1], distances=batch.distances[f : f + 1]
+        )
+        torch.testing.assert_close(model(one), chi[f : f + 1])
+
+
+@pytest.mark.parametrize("n_conv", [1, 2, 3])
+def test_pruned_multi_shell_equals_convolving_every_node(n_conv):
+    """Only the targets' receptive field is computed; the result is that of GatedConv on the
+    whole graph, layer after layer."""
+    model = build_model(
+        {"n_species": 3, "n_states": 2, "n_conv": n_conv, "atom_dim": 8}, seed=3
+    ).eval()
+    # a sparse graph (2 neighbours) so that the receptive field is a strict subset
+    batch = _batch(n_nodes=30, n_targets=6, m=2, seed=4)
+    chi = model(batch)
+    b, n, m = batch.neighbors.shape
+    vectors = model.embedding(batch.node_species).repeat(b, 1)
+    senders = (batch.neighbors + torch.arange(b)[:, None, None] * n).reshape(-1)
+    index = torch.stack([senders, torch.arange(b * n).repeat_interleave(m)])
+    edges = model.expansion(batch.distances.reshape(-1))
+    for conv in model.convs:
+        vectors = conv(vectors, edges, index)
+    targets = vectors.view(b, n, -1)[:, :6]
+    pooled = targets.reshape(b, 3, 2, -1).mean(dim=2)
+    expected = torch.softmax(model.head(pooled), dim=2)
+    torch.testing.assert_close(chi, expected)
+
+
+def test_multi_shell_sees_the_second_shell_and_first_shell_does_not():
+    """Change only the neighbours of a target's neighbours: the multi-shell output of that
+    target changes after two convolutions, the first-shell output cannot."""
+    batch = _batch(n_nodes=30, n_targets=6, m=2, seed=5, groups=torch.arange(6))
+    first_shell = set(batch.neighbors[0, 0].tolist())
+    second = sorted(first_shell - {0})
+    changed = batch.distances.clone()
+    changed[0, second] += 0.7  # distances around the first-shell atoms only
+    for field, n_conv, expect_change in [
+        ("multi-shell", 2, True),
+        ("multi-shell", 1, False),
+        ("first-shell", 2, False),
+    ]:
+        model = build_model(
+            {"n_species": 3, "n_states": 2, "n_conv": n_conv, "receptive_field": field}, 0
+        ).eval()
+        if field == "first-shell":
+            a_batch = batch._replace(row_nodes=torch.arange(6), neighbors=batch.neighbors[:, :6])
+            a = model(a_batch._replace(distances=batch.distances[:, :6]))
+            b = model(a_batch._replace(distances=changed[:, :6]))
+        else:
+            a = model(batch)
+            b = model(batch._replace(distances=changed))
+        moved = not torch.allclose(a[0, 0], b[0, 0])
+        assert moved == expect_change, (field, n_conv)
+
+
+def test_invariant_to_neighbour_order_and_node_order():
     model = build_model({"n_species": 3, "n_states": 2}, seed=0).eval()
-    species, neighbours, distances = _inputs()
-    groups = torch.tensor([0, 0, 1, 1, 2, 2])
-    chi = model(species, neighbours, distances, groups, 3)
-    perm = torch.randperm(5, generator=torch.Generator().manual_seed(2))
-    swapped = torch.tensor([1, 0, 2, 3, 5, 4])
-    chi2 = model(
-        species[swapped],
-        neighbours[:, swapped][:, :, perm],
-        distances[:, swapped][:, :, perm],
-        groups,
-        3,
+    batch = _batch()
+    chi = model(batch)
+    g = torch.Generator().manual_seed(2)
+    perm = torch.randperm(5, generator=g)
+    permuted = model(
+        batch._replace(neighbors=batch.neighbors[:, :, perm], distances=batch.distances[:, :, perm])
     )
-    torch.testing.assert_close(chi, chi2)
+    torch.testing.assert_close(chi, permuted)
+    # relabel the nodes: node k becomes new[k]
+    new = torch.randperm(9, generator=g)
+    inverse = torch.argsort(new)
+    relabelled = FrameBatch(
+        batch.node_species[inverse],
+        torch.arange(9),
+        new[batch.target_rows],
+        new[batch.neighbors[:, inverse]],
+        batch.distances[:, inverse],
+        batch.group_index,
+        batch.n_groups,
+    )
+    torch.testing.assert_close(model(relabelled), chi)
 
 
 def test_seeded_init_leaves_global_rng_alone():
@@ -64,6 +145,11 @@ def test_seeded_init_leaves_global_rng_alone():
     assert torch.equal(torch.random.get_rng_state(), state)
     assert torch.equal(a.head[0].weight, b.head[0].weight)
     assert not torch.equal(a.head[0].weight, c.head[0].weight)
+
+
+def test_unknown_receptive_field():
+    with pytest.raises(ValueError, match="receptive_field must be one of"):
+        build_model({"n_species": 2, "n_states": 2, "receptive_field": "all"}, 0)
 
 
 def test_k_minus_one_columns_keep_gradients_finite_with_an_unused_state():
