@@ -18,15 +18,21 @@ to ``log.csv``.
 from __future__ import annotations
 
 import csv
+import hashlib
+import json
+import math
+import os
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from asegraph._utils.files import atomic_write_bytes
+from asegraph._utils.files import atomic_write_bytes, atomic_write_text
 from asegraph._utils.jsonsafe import jsonsafe
 from asegraph.exceptions import ParameterError
 from asegraph.graph.crystal_graph import CrystalGraph
@@ -118,6 +124,12 @@ class Trainer:
         nothing is written and nothing can resume.
     progress : bool
         Show a tqdm progress bar over epochs.
+    restart : bool
+        Discard what ``output_dir`` holds and start afresh instead of resuming.
+
+    A run in ``output_dir`` is locked while it trains (a second process is
+    refused) and records a fingerprint of its model and training settings and
+    of its data in ``run.json``; resuming with anything else is refused.
     """
 
     def __init__(
@@ -126,12 +138,14 @@ class Trainer:
         config: TrainingConfig | None = None,
         output_dir: str | Path | None = None,
         progress: bool = True,
+        restart: bool = False,
     ) -> None:
         self.model = model
         self.config = config or TrainingConfig()
         self.config.validate()
         self.output_dir = Path(output_dir) if output_dir is not None else None
         self.progress = progress
+        self.restart = restart
         self.history: list[dict[str, float]] = []
         self.classification = model.config.task == "classification"
         self._class_weights: torch.Tensor | None = None
@@ -140,8 +154,16 @@ class Trainer:
     def _targets(self, targets: np.ndarray) -> torch.Tensor:
         array = np.asarray(targets)
         if self.classification:
-            return torch.as_tensor(array.reshape(-1), dtype=torch.long)
+            return torch.as_tensor(self._class_labels(array), dtype=torch.long)
         array = array.reshape(len(array), -1).astype(np.float64)
+        bad = ~np.isfinite(array)
+        if bad.any():  # NaN would train on NaN and end with no best model
+            row, col = np.argwhere(bad)[0]
+            raise ParameterError(
+                f"target {self.model.config.targets[col]!r}: {int(bad.any(axis=1).sum())} of "
+                f"{len(array)} structures have a NaN or infinite value (first: structure {row}, "
+                f"{array[row, col]}); drop those entries (the dataset readers skip them)"
+            )
         transforms = self.model.config.target_transform
         for k, transform in enumerate(transforms):
             if transform == "log10":
@@ -152,6 +174,20 @@ class Trainer:
                     )
                 array[:, k] = np.log10(array[:, k])
         return torch.as_tensor(array)
+
+    def _class_labels(self, array: np.ndarray) -> np.ndarray:
+        """Check that classification targets are class indices 0..n_classes-1."""
+        values = array.reshape(-1).astype(np.float64)
+        n_classes = self.model.config.n_outputs
+        wrong = ~np.isin(values, np.arange(n_classes))
+        if wrong.any():
+            raise ParameterError(
+                f"a classification model needs class indices 0..{n_classes - 1} as targets, got "
+                f"{values[wrong][0]:g} ({int(wrong.sum())} of {len(values)} values are not class "
+                "indices); for a continuous target use a regression model, or a condition of "
+                "it such as 'gap > 0' as the target"
+            )
+        return values.astype(np.int64)
 
     def _loss(self, out: dict[str, torch.Tensor], target: torch.Tensor) -> torch.Tensor:
         """Summed loss over the structures of ``out`` (the caller divides)."""
@@ -192,13 +228,43 @@ class Trainer:
         val_graphs: list[CrystalGraph] | None = None,
         val_targets: np.ndarray | None = None,
     ) -> list[dict[str, float]]:
-        """Train; returns the per-epoch history (also in ``log.csv``)."""
-        cfg = self.config
+        """Train; returns the per-epoch history (also in ``log.csv``).
+
+        Raises
+        ------
+        ParameterError
+            NaN/inf targets, classification targets that are not class
+            indices or hold one class only, or ``output_dir`` holding another
+            run (different settings or data) or in use by another process.
+        """
+        if len(train_graphs) == 0:
+            raise ParameterError("no training structures: give a larger training set or split")
+        if val_graphs is not None and len(val_graphs) == 0:
+            val_graphs, val_targets = None, None  # e.g. split 1,0,0: select by training loss
         y_train = self._targets(train_targets)
         if len(train_graphs) != len(y_train):
             raise ParameterError(
                 f"got {len(train_graphs)} training graphs but {len(y_train)} targets"
             )
+        if val_graphs is not None:
+            self._targets(val_targets)  # fail now, not after the first epoch
+        if self.classification and len(torch.unique(y_train)) < 2:
+            name = self.model.config.targets[0]
+            raise ParameterError(
+                f"classification target {name!r} has one class only ({int(y_train[0])}) in the "
+                f"{len(y_train)} training structures; a classifier needs examples of every "
+                "class — check the target or its condition"
+            )
+        rank, _ = _process_group()
+        if self.output_dir is None:
+            return self._fit(train_graphs, y_train, val_graphs, val_targets)
+        with _run_lock(self.output_dir, rank == 0):
+            fingerprint = _run_fingerprint(self, train_graphs, y_train, val_graphs, val_targets)
+            self._prepare_run(fingerprint)
+            return self._fit(train_graphs, y_train, val_graphs, val_targets)
+
+    def _fit(self, train_graphs, y_train, val_graphs, val_targets) -> list[dict[str, float]]:
+        cfg = self.config
         if not self.classification:
             self.model.set_normalizer(y_train.mean(dim=0).numpy(), _safe_std(y_train))
         self._class_weights = None
@@ -312,10 +378,31 @@ class Trainer:
         if cfg.lr_schedule == "step":
             return cfg.lr_gamma ** sum(epoch >= m for m in cfg.lr_milestones)
         if cfg.lr_schedule == "cosine":
-            return 0.5 * (1.0 + np.cos(np.pi * min(fraction, 1.0)))
+            # a plain float: a numpy scalar would end up in the optimiser and
+            # scheduler state, which weights-only checkpoint loading refuses
+            return float(0.5 * (1.0 + math.cos(math.pi * min(fraction, 1.0))))
         return 1.0
 
     # -- persistence ------------------------------------------------------
+    def _prepare_run(self, fingerprint: dict[str, Any]) -> None:
+        """Clear (restart) or check ``output_dir`` against this run's fingerprint."""
+        rank, world = _process_group()
+        record = self.output_dir / RUN_RECORD
+        fingerprint = json.loads(json.dumps(fingerprint))  # as it reads back from run.json
+        if rank == 0:
+            if self.restart:
+                for name in (RUN_RECORD, "checkpoint.pt", "best_model.pt", "log.csv"):
+                    (self.output_dir / name).unlink(missing_ok=True)
+            stored = json.loads(record.read_text()) if record.is_file() else None
+            if stored is None and (self.output_dir / "checkpoint.pt").exists():
+                stored = {}  # a checkpoint of unknown origin is not resumed blindly
+            if stored is not None and stored != fingerprint:
+                raise ParameterError(_mismatch_message(self.output_dir, stored, fingerprint))
+            if stored is None:
+                atomic_write_text(record, json.dumps(fingerprint, indent=1) + "\n")
+        if world > 1:
+            torch.distributed.barrier()  # rank 0 has cleared or checked the folder
+
     def _save(self, optimizer, scheduler, generator, state, record, improved) -> None:
         if self.output_dir is None:
             if improved:
@@ -355,6 +442,85 @@ class Trainer:
         generator.set_state(payload["generator"])
         state.update(payload["state"])
         self.history = list(payload["history"])
+
+
+#: The file in a run folder that says which run it holds.
+RUN_RECORD = "run.json"
+
+
+@contextmanager
+def _run_lock(directory: Path, take: bool):
+    """Hold an exclusive ``flock`` on ``directory/run.lock`` (freed on exit, even SIGKILL)."""
+    if not take:  # data parallel: rank 0 holds it for the whole job
+        yield
+        return
+    import fcntl
+
+    directory.mkdir(parents=True, exist_ok=True)
+    fd = os.open(directory / "run.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise ParameterError(
+                f"training folder '{directory}' is in use by another training process; wait "
+                "for it to finish or write to another output"
+            ) from exc
+        yield
+    finally:
+        os.close(fd)
+
+
+def _run_fingerprint(trainer, train_graphs, y_train, val_graphs, val_targets) -> dict[str, Any]:
+    """What makes two runs the same: model and training settings, and the data's hash.
+
+    The wall-clock budget is left out: each (resumed) run gets its own.
+    """
+    digest = hashlib.sha256()
+    graph_sets = [train_graphs] + ([val_graphs] if val_graphs is not None else [])
+    for graphs in graph_sets:
+        digest.update(str(len(graphs)).encode())
+        for graph in graphs:
+            for array in (graph.numbers, graph.positions, graph.cell, graph.edge_index):
+                digest.update(np.ascontiguousarray(array).tobytes())
+    digest.update(y_train.numpy().tobytes())
+    if val_targets is not None:
+        digest.update(np.ascontiguousarray(val_targets, dtype=np.float64).tobytes())
+    training = {k: v for k, v in asdict(trainer.config).items() if k != "max_time_s"}
+    return jsonsafe(
+        {
+            "model": trainer.model.config.to_dict(),
+            "training": training,
+            "data_sha256": digest.hexdigest(),
+        }
+    )
+
+
+def _mismatch_message(directory: Path, stored: dict, current: dict) -> str:
+    def flat(d, prefix=""):
+        out = {}
+        for key, value in d.items():
+            if isinstance(value, dict) and key in ("model", "training"):
+                out.update(flat(value, ""))
+            else:
+                out[prefix + key] = value
+        return out
+
+    old, new = flat(stored), flat(current)
+    keys = sorted(set(old) | set(new), key=lambda k: (k == "data_sha256", k))  # data last
+    changed = [k for k in keys if old.get(k) != new.get(k)]
+    if not stored:
+        what = "a checkpoint without a run record (written by an older asegraph)"
+    else:
+        what = "; ".join(
+            "the data differ" if k == "data_sha256" else f"{k} {old.get(k)!r} -> {new.get(k)!r}"
+            for k in changed[:3]
+        )
+        what = f"another run ({what}{'; ...' if len(changed) > 3 else ''})"
+    return (
+        f"training folder '{directory}' holds {what}; resume it with the same settings and "
+        "data, or start afresh with --restart (Trainer(restart=True))"
+    )
 
 
 def _process_group() -> tuple[int, int]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import click
@@ -67,7 +66,9 @@ def load(path, targets, structure_column, id_column, selection, rows, cache_dir,
         options = {"selection": selection}
     data = load_graph_dataset(path, list(targets), **graph, cache_dir=cache_dir, **options)
     if row_slice is not None and suffix != ".csv":
-        data = data.subset(range(len(data))[row_slice])
+        from asegraph.data.datasets import check_rows
+
+        data = data.subset(range(len(data))[check_rows(row_slice, len(data), path)])
     if len(data) == 0:
         from asegraph.exceptions import InputFileError
 
@@ -77,7 +78,7 @@ def load(path, targets, structure_column, id_column, selection, rows, cache_dir,
             "check --target and the file"
         )
     if data.failures:
-        click.echo(f"{path}: skipped {len(data.failures)} unreadable entries:", err=True)
+        click.echo(f"{path}: skipped {len(data.failures)} entries:", err=True)
         for sid, message in data.failures[:10]:
             click.echo(f"  {sid}: {message}", err=True)
     if not quiet:
@@ -305,8 +306,6 @@ def train(
         envelope_cutoff=envelope_cutoff,
     )
     run_dir = Path(f"{output}.run")
-    if restart and run_dir.exists() and rank == 0:
-        shutil.rmtree(run_dir)
     settings = dict(
         epochs=epochs,
         batch_size=batch_size,
@@ -332,10 +331,11 @@ def train(
             output,
             seed,
             progress and rank == 0,
+            restart,  # each trainer clears its folder under its lock
         )
         return
     trainer = _train_one(
-        train_set, val_set, config, settings, run_dir, seed, progress and rank == 0
+        train_set, val_set, config, settings, run_dir, seed, progress and rank == 0, restart
     )
     metrics = _metrics(trainer, val_set, test_set)
     if rank != 0:
@@ -351,7 +351,7 @@ def train(
     click.echo(_summary(output, metrics))
 
 
-def _train_one(train_set, val_set, config, settings, run_dir, seed, progress):
+def _train_one(train_set, val_set, config, settings, run_dir, seed, progress, restart=False):
     """One model, checkpointed in ``run_dir`` (a rerun resumes)."""
     import torch
 
@@ -361,7 +361,11 @@ def _train_one(train_set, val_set, config, settings, run_dir, seed, progress):
     torch.manual_seed(seed)  # initial weights; the trainer seeds its own shuffling
     model = CGCNN(CGCNNConfig.from_dict(config.to_dict()))
     trainer = Trainer(
-        model, TrainingConfig(**settings, seed=seed), output_dir=run_dir, progress=progress
+        model,
+        TrainingConfig(**settings, seed=seed),
+        output_dir=run_dir,
+        progress=progress,
+        restart=restart,
     )
     trainer.fit(
         train_set.graphs,
@@ -396,6 +400,7 @@ def _train_ensemble(
     output,
     seed,
     progress,
+    restart=False,
 ):
     """Members on random subsets of the training data (thesis ch. 2.5), then one file."""
     from asegraph._utils.jsonsafe import jsonsafe
@@ -411,7 +416,14 @@ def _train_ensemble(
         if progress:
             click.echo(f"member {k + 1}/{n_members}: {size} training structures", err=True)
         trainer = _train_one(
-            train_set.subset(chosen), val_set, config, settings, member_dir, seed + k, progress
+            train_set.subset(chosen),
+            val_set,
+            config,
+            settings,
+            member_dir,
+            seed + k,
+            progress,
+            restart,
         )
         member_metrics.append(jsonsafe(_metrics(trainer, val_set, None)))
         members.append(load_model(member_dir / "best_model.pt"))

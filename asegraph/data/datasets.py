@@ -241,14 +241,19 @@ def _save_cache(path: Path, data: GraphDataset) -> None:
 
 
 def _load_cache(path: Path, key: tuple) -> GraphDataset | None:
+    """The cached dataset, or None when the entry is unreadable (it is then rebuilt)."""
+    try:
+        return _read_cache(path, key)
+    except Exception:  # noqa: BLE001 - truncated zip, garbage, wrong shapes: rebuild, never trust
+        return None
+
+
+def _read_cache(path: Path, key: tuple) -> GraphDataset:
     import json
 
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
-        meta = json.loads(str(arrays["meta"]))
-    except (OSError, ValueError, KeyError):
-        return None  # a broken cache is rebuilt, not trusted
+    with np.load(path, allow_pickle=False) as data:
+        arrays = {k: data[k] for k in data.files}
+    meta = json.loads(str(arrays["meta"]))
     atom_ends = np.cumsum(arrays["n_atoms"])
     edge_ends = np.cumsum(arrays["n_edges"])
     graphs = []
@@ -311,19 +316,41 @@ def read_dataset(
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"dataset '{path}' does not exist; check the path")
-    if path.is_dir():
-        return _read_cgcnn_folder(path)
     suffix = path.suffix.lower()
-    if suffix == ".csv":
-        return _read_csv(path, list(targets), structure_column, id_column, rows)
-    if suffix == ".db":
-        return _read_database(path, list(targets), selection)
-    if suffix in _EXTXYZ:
-        return _read_extxyz(path, list(targets))
+    if path.is_dir():
+        data = _read_cgcnn_folder(path)
+    elif suffix == ".csv":
+        data = _read_csv(path, list(targets), structure_column, id_column, rows)
+    elif suffix == ".db":
+        data = _read_database(path, list(targets), selection)
+    elif suffix in _EXTXYZ:
+        data = _read_extxyz(path, list(targets))
+    else:
+        data = None
+    if data is not None:
+        return _skip_nonfinite_targets(data)
     raise InputFileError(
         f"dataset '{path}': unknown format {suffix!r}; expected a folder with id_prop.csv, "
         "a .csv with a CIF column, an ASE .db or an .extxyz file"
     )
+
+
+def _skip_nonfinite_targets(data: StructureDataset) -> StructureDataset:
+    """Move entries with a blank, NaN or infinite target into ``failures``."""
+    if data.targets is None or not len(data.targets):
+        return data
+    targets = np.asarray(data.targets, dtype=np.float64).reshape(len(data.ids), -1)
+    bad = ~np.isfinite(targets)
+    if not bad.any():
+        return data
+    for k in np.flatnonzero(bad.any(axis=1)):
+        names = [data.target_names[c] for c in np.flatnonzero(bad[k])]
+        data.failures.append(
+            (data.ids[k], f"target {', '.join(map(repr, names))} is {targets[k, bad[k]][0]}")
+        )
+    kept = data.subset(np.flatnonzero(~bad.any(axis=1)))
+    data.ids, data.structures, data.targets = kept.ids, kept.structures, kept.targets
+    return data
 
 
 def _parse_cif(text: str) -> Atoms:
@@ -362,9 +389,15 @@ def _read_cgcnn_folder(folder: Path) -> StructureDataset:
 def _read_csv(path, targets, structure_column, id_column, rows) -> StructureDataset:
     import pandas as pd
 
-    frame = pd.read_csv(path)
+    try:
+        frame = pd.read_csv(path)
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise InputFileError(
+            f"dataset '{path}' could not be read as CSV ({str(exc).splitlines()[0]}); expected a "
+            "header row with a column of CIF text and the target columns"
+        ) from exc
     if rows is not None:
-        frame = frame.iloc[rows]
+        frame = frame.iloc[check_rows(rows, len(frame), path)]
     if structure_column not in frame.columns:
         raise InputFileError(
             f"dataset '{path}': no column {structure_column!r} of CIF text (columns: "
@@ -403,6 +436,18 @@ def _read_csv(path, targets, structure_column, id_column, rows) -> StructureData
         failures,
         str(path),
     )
+
+
+def check_rows(rows: slice, n_rows: int, path) -> slice:
+    """``rows`` if it selects at least one of ``n_rows`` entries, else an error naming the size."""
+    if len(range(n_rows)[rows]) == 0:
+        start = "" if rows.start is None else rows.start
+        stop = "" if rows.stop is None else rows.stop
+        raise ParameterError(
+            f"--rows {start}:{stop} selects no entries: dataset '{path}' has {n_rows} rows "
+            f"(0:{n_rows}); choose a range inside it"
+        )
+    return rows
 
 
 def _read_database(path, targets, selection) -> StructureDataset:
