@@ -31,3 +31,7 @@ class InputFileError(AsegraphError, ValueError):
 
 class ParameterError(AsegraphError, ValueError):
     """A parameter has a value outside what is accepted."""
+
+
+class OutputFileError(AsegraphError, OSError):
+    """An output cannot be written: full disk, quota, read-only file system."""
