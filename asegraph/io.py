@@ -108,6 +108,19 @@ def read_structures(sources: list[str | Path]) -> Iterator[tuple[str, Atoms | Ex
 
 
 def _iterate(paths: list[Path]) -> Iterator[tuple[str, Atoms | Exception]]:
+    """Every entry once, with a unique id: a repeated id gets its file's path (then ``#n``)."""
+    seen: set[str] = set()
+    for file, sid, item in _entries(paths):
+        if sid in seen:  # same name in two folders, or the same file given twice
+            sid = str(file.with_name(sid)) if file.parent != Path(".") else sid
+            base, k = sid, 2
+            while sid in seen:
+                sid, k = f"{base}#{k}", k + 1
+        seen.add(sid)
+        yield sid, item
+
+
+def _entries(paths: list[Path]) -> Iterator[tuple[Path, str, Atoms | Exception]]:
     for path in paths:
         if path.is_dir():
             files = sorted(
@@ -118,6 +131,6 @@ def _iterate(paths: list[Path]) -> Iterator[tuple[str, Atoms | Exception]]:
             if not files:
                 raise InputFileError(f"folder '{path}' holds no structure files")
             for file in files:
-                yield from read_file(file)
+                yield from ((file, sid, item) for sid, item in read_file(file))
         else:
-            yield from read_file(path)
+            yield from ((path, sid, item) for sid, item in read_file(path))

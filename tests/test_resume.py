@@ -146,7 +146,9 @@ def _check_resumed(folder, key, alloys, references):
 
 
 @pytest.mark.parametrize("schedule,optimizer", MATRIX)
-def test_resume_after_sigint(schedule, optimizer, alloys, references, tmp_path, monkeypatch):
+def test_resume_after_sigint(
+    schedule, optimizer, alloys, references, tmp_path, monkeypatch, request
+):
     graphs, energies = alloys
     save = Trainer._save
 
@@ -160,6 +162,9 @@ def test_resume_after_sigint(schedule, optimizer, alloys, references, tmp_path, 
         save(self, optimizer, scheduler, generator, state, record, improved)
 
     monkeypatch.setattr(Trainer, "_save", interrupted_save)
+    # Python's own Ctrl-C handler, whatever an earlier test (dask, multiprocessing) installed
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    request.addfinalizer(lambda: signal.signal(signal.SIGINT, previous))
     with pytest.raises(KeyboardInterrupt):
         trainer(tmp_path, schedule, optimizer).fit(
             graphs[:16], energies[:16], graphs[16:], energies[16:]

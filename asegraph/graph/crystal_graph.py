@@ -145,6 +145,9 @@ def build_graph(
     pbc = np.asarray(atoms.pbc, dtype=bool)
     numbers = np.asarray(atoms.numbers, dtype=np.int64)
 
+    coincident = _coincident_pair(positions, cell, pbc)
+    if coincident is not None:
+        _raise_overlap(atoms, structure_name(structure, name), positions, cell, pbc, coincident)
     receivers, senders, shifts, distances, min_distance = nearest_pairs(
         positions, cell, pbc, cutoff, int(max_neighbors), ties
     )
@@ -167,16 +170,39 @@ def build_graph(
     )
 
 
-def _raise_overlap(atoms, label, positions, cell, pbc) -> None:
-    """Name the closest pair; called once a pair closer than MIN_DISTANCE was found."""
-    receivers, senders, _, distances = all_pairs(positions, cell, pbc, MIN_DISTANCE)
-    k = int(np.argmin(distances))
-    i, j = int(receivers[k]), int(senders[k])
+def _coincident_pair(positions: np.ndarray, cell: np.ndarray, pbc: np.ndarray):
+    """Two atoms at exactly the same (periodically wrapped) position, or None.
+
+    Neighbour lists drop pairs at distance zero, so the minimum-distance check
+    alone never sees them.
+    """
+    if len(positions) < 2:
+        return None
+    key = positions
+    if abs(np.linalg.det(cell)) > 1e-12:
+        key = np.linalg.solve(cell.T, positions.T).T  # fractional coordinates [N, 3]
+        key[:, pbc] = np.round(key[:, pbc], 12) % 1.0
+    key = np.round(key, 12)
+    order = np.lexsort(key.T[::-1])
+    same = np.all(key[order[1:]] == key[order[:-1]], axis=1)
+    if not same.any():
+        return None
+    k = int(np.argmax(same))
+    return tuple(sorted((int(order[k]), int(order[k + 1]))))
+
+
+def _raise_overlap(atoms, label, positions, cell, pbc, pair=None) -> None:
+    """Name the closest pair (or ``pair``, at distance 0) closer than MIN_DISTANCE."""
+    if pair is None:
+        receivers, senders, _, distances = all_pairs(positions, cell, pbc, MIN_DISTANCE)
+        k = int(np.argmin(distances))
+        i, j, distance = int(receivers[k]), int(senders[k]), distances[k]
+    else:
+        (i, j), distance = pair, 0.0
     what = (
-        f"atom {i} ({atoms[i].symbol}) is {distances[k]:.3g} Å from its own periodic image"
+        f"atom {i} ({atoms[i].symbol}) is {distance:.3g} Å from its own periodic image"
         if i == j
-        else f"atoms {i} ({atoms[i].symbol}) and {j} ({atoms[j].symbol}) are "
-        f"{distances[k]:.3g} Å apart"
+        else f"atoms {i} ({atoms[i].symbol}) and {j} ({atoms[j].symbol}) are {distance:.3g} Å apart"
     )
     raise StructureError(
         f"structure {label!r}: {what} (closer than {MIN_DISTANCE} Å); remove duplicated "

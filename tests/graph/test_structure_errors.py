@@ -62,6 +62,26 @@ def test_overlapping_atoms():
         build_graph(atoms, name="dup")
 
 
+@pytest.mark.parametrize(
+    "pbc,other",
+    [
+        (True, [0.0, 0.0, 0.0]),  # the very same position
+        (False, [0.0, 0.0, 0.0]),  # a molecule
+        (True, [3.6, 0.0, 3.6]),  # the same site through a periodic image
+    ],
+)
+def test_atoms_at_exactly_one_position(pbc, other):
+    # neighbour lists drop pairs at distance 0: accepted before (and predicted)
+    atoms = bulk("Cu", "fcc", a=3.6, cubic=True)
+    atoms.pbc = pbc
+    atoms.positions[2] = other
+    with pytest.raises(
+        StructureError,
+        match=r"'dup': atoms 0 \(Cu\) and 2 \(Cu\) are 0 Å apart \(closer than 0.1 Å\); remove dup",
+    ):
+        build_graph(atoms, name="dup")
+
+
 def test_unknown_element():
     atoms = bulk("Cu", "fcc", a=3.6)
     atoms.numbers[0] = 0
