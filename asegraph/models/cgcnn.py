@@ -240,7 +240,7 @@ class CGCNN(nn.Module):
         return self.element_embedding(numbers)
 
     def forward(
-        self, batch: GraphBatch, from_positions: bool | None = None
+        self, batch: GraphBatch, from_positions: bool | None = None, layers: bool = False
     ) -> dict[str, torch.Tensor]:
         """Predict for a batch of crystal graphs.
 
@@ -252,6 +252,12 @@ class CGCNN(nn.Module):
             Recompute edge lengths from positions, cell and shifts so that
             autograd reaches them (forces, stress). Default: when
             ``batch.positions`` or ``batch.cell`` requires grad.
+        layers : bool, default False
+            Also return every atom vector on the way, ``"atom_layers"``
+            [N, R + 1, A]: ``v_i^(0)`` (the element representation, Eq. 3.2)
+            and ``v_i^(t)`` after each of the R convolutions (Eq. 3.3). This
+            is what :mod:`asegraph.analysis.interpret` reads; it costs one
+            stack of tensors that are computed anyway.
 
         Returns
         -------
@@ -263,7 +269,8 @@ class CGCNN(nn.Module):
             ``"site"`` [N, n_targets] per-atom values in target units
             (``readout="site"`` only); ``"atom_embeddings"`` [N, A] after
             the convolutions; ``"crystal_embeddings"`` [B, H] the last
-            hidden layer (``readout="pool"``).
+            hidden layer (``readout="pool"``); ``"atom_layers"`` with
+            ``layers=True``.
         """
         if from_positions is None:
             from_positions = batch.positions.requires_grad or batch.cell.requires_grad
@@ -273,9 +280,13 @@ class CGCNN(nn.Module):
             distances = batch.distances
         edges = self.gaussian(distances)  # [E, G]
         atoms = self.atom_features(batch.numbers)  # [N, A]
+        steps = [atoms]
         for conv in self.convs:
             atoms = conv(atoms, edges, batch.edge_index)
+            steps.append(atoms)
         out: dict[str, torch.Tensor] = {"atom_embeddings": atoms}
+        if layers:
+            out["atom_layers"] = torch.stack(steps, dim=1)  # [N, R + 1, A]
         hidden = atoms
         for layer in self.atom_fcs:
             hidden = self.softplus(layer(hidden))

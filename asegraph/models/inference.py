@@ -74,32 +74,60 @@ def model_batch(model: CGCNN, graphs: Sequence[CrystalGraph]) -> GraphBatch:
     return collate(graphs).to(device=parameter.device, dtype=parameter.dtype)
 
 
+_PER_ATOM = ("atom_embeddings", "atom_layers")  # model outputs with one row per atom
+
+
 @torch.no_grad()
 def predict_graphs(
-    model: CGCNN, graphs: Iterable[CrystalGraph], batch_size: int = 64
-) -> dict[str, np.ndarray]:
+    model: CGCNN,
+    graphs: Iterable[CrystalGraph],
+    batch_size: int = 64,
+    extra: Sequence[str] = (),
+) -> dict[str, Any]:
     """Predict for graphs in batches.
+
+    Parameters
+    ----------
+    model : CGCNN or Ensemble
+    graphs : iterable of CrystalGraph
+    batch_size : int, default 64
+    extra : sequence of str
+        Further model outputs to return (see :meth:`CGCNN.forward`):
+        per-atom ones (``"atom_embeddings"``, ``"atom_layers"``) as a list
+        of per-structure arrays, per-structure ones (``"crystal_embeddings"``)
+        concatenated. ``"atom_layers"`` switches on ``layers=True``.
 
     Returns
     -------
     dict
         ``"y"`` [B, n_out] (target units, or class probabilities) as float64,
-        ``"y_std"`` [B, n_out] for an ensemble, and ``"site"`` (a list of
-        [n_atoms_b, n_targets] arrays) for per-atom models.
+        ``"y_std"`` [B, n_out] for an ensemble, ``"site"`` (a list of
+        [n_atoms_b, n_targets] arrays) for per-atom models, and each name in
+        ``extra`` the model gave.
     """
     model.eval()
     graphs = list(graphs)
     ys, stds, sites = [], [], []
+    extras: dict[str, list] = {name: [] for name in extra}
+    options = {"layers": True} if "atom_layers" in extra else {}
     for start in range(0, len(graphs), batch_size):
         chunk = graphs[start : start + batch_size]
         batch = model_batch(model, chunk)
-        out = model(batch)
+        out = model(batch, **options)
         ys.append(out["y"].double().cpu().numpy())
         if "y_std" in out:  # an ensemble: the members' spread
             stds.append(out["y_std"].double().cpu().numpy())
+        split = np.cumsum([g.n_atoms for g in chunk])[:-1]
         if "site" in out:
-            split = np.cumsum([g.n_atoms for g in chunk])[:-1]
             sites.extend(np.split(out["site"].double().cpu().numpy(), split))
+        for name in extras:
+            if name not in out:
+                continue
+            values = out[name].double().cpu().numpy()
+            if name in _PER_ATOM:
+                extras[name].extend(np.split(values, split))
+            else:
+                extras[name].append(values)
     result: dict[str, Any] = {
         "y": np.concatenate(ys) if ys else np.zeros((0, model.config.n_outputs))
     }
@@ -107,4 +135,7 @@ def predict_graphs(
         result["y_std"] = np.concatenate(stds)
     if sites:
         result["site"] = sites
+    for name, values in extras.items():
+        if values:
+            result[name] = values if name in _PER_ATOM else np.concatenate(values)
     return result

@@ -1,0 +1,202 @@
+"""Element maps: what the element representations ``v^(0)`` know (thesis Fig. 3-3, 3-8).
+
+Two readings of a learned element vector:
+
+* a 2-D map by principal component analysis, coloured by group
+  (:func:`element_pca`);
+* linear probes: 3-fold cross-validated logistic regression predicting the
+  block, group, radius class and electronegativity class of each element
+  from its vector, against the same probe on random vectors of the same shape
+  averaged over 20 draws (the thesis' control, :func:`element_probes`). The
+  thesis reports block > 90 % and the other three > 60 % for perovskites.
+
+Element properties come from pymatgen (``Element.block``, ``.group``,
+``.atomic_radius`` in Å, Pauling ``.X``). Radius and electronegativity are
+continuous, so they are probed as classes: the tertiles among the elements
+probed (small / medium / large).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+
+import numpy as np
+
+from asegraph.exceptions import ParameterError
+
+PROPERTIES = ("block", "group", "radius", "electronegativity")
+N_CLASSES = 3  # tertiles for the continuous properties
+
+
+def element_properties(symbols: Sequence[str]) -> dict[str, np.ndarray]:
+    """Raw properties of elements: block (str), group (int), radius (Å), electronegativity.
+
+    Missing values (e.g. no Pauling electronegativity for a noble gas) are
+    NaN; probes leave those elements out.
+    """
+    from pymatgen.core.periodic_table import Element
+
+    block, group, radius, chi = [], [], [], []
+    for symbol in symbols:
+        element = Element(symbol)
+        block.append(str(element.block))
+        group.append(int(element.group))
+        r = element.atomic_radius
+        radius.append(float(r) if r is not None else np.nan)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # pymatgen warns for elements without X
+            x = float(element.X)
+        chi.append(x if np.isfinite(x) and x > 0 else np.nan)
+    return {
+        "block": np.array(block),
+        "group": np.array(group),
+        "radius": np.array(radius),
+        "electronegativity": np.array(chi),
+    }
+
+
+def property_classes(symbols: Sequence[str]) -> dict[str, np.ndarray]:
+    """Class labels probed per element: block, group, radius and electronegativity tertiles.
+
+    Returns
+    -------
+    dict
+        ``{property: labels}``, each an object array (n_elements,); ``None``
+        where the property is unknown.
+    """
+    raw = element_properties(symbols)
+    out: dict[str, np.ndarray] = {
+        "block": raw["block"].astype(object),
+        "group": raw["group"].astype(object),
+    }
+    for name in ("radius", "electronegativity"):
+        values = raw[name]
+        labels = np.full(len(values), None, dtype=object)
+        known = np.isfinite(values)
+        if known.sum() >= N_CLASSES:
+            edges = np.quantile(values[known], np.linspace(0, 1, N_CLASSES + 1)[1:-1])
+            labels[known] = np.searchsorted(edges, values[known], side="right")
+        out[name] = labels
+    return out
+
+
+def probe_accuracy(vectors: np.ndarray, labels: Sequence, folds: int = 3, seed: int = 0) -> float:
+    """Mean k-fold cross-validated accuracy of a logistic-regression probe.
+
+    Parameters
+    ----------
+    vectors : ndarray, shape (n, d)
+    labels : sequence, length n
+    folds : int, default 3
+        Stratified folds (shuffled with ``seed``).
+
+    Raises
+    ------
+    ParameterError
+        Fewer elements than folds, or fewer than two classes.
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    vectors = np.asarray(vectors, dtype=np.float64)
+    labels = np.asarray([str(v) for v in labels])
+    if len(labels) != len(vectors) or len(labels) < folds:
+        raise ParameterError(
+            f"a {folds}-fold probe needs at least {folds} labelled vectors, got {len(labels)} "
+            f"labels for {len(vectors)} vectors"
+        )
+    if len(np.unique(labels)) < 2:
+        raise ParameterError(f"a probe needs at least two classes, got {np.unique(labels)}")
+    probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000))
+    splitter = StratifiedKFold(folds, shuffle=True, random_state=seed)
+    with warnings.catch_warnings():
+        # groups with fewer members than folds are expected (16 groups among ~60 elements)
+        warnings.simplefilter("ignore", UserWarning)
+        return float(cross_val_score(probe, vectors, labels, cv=splitter).mean())
+
+
+def element_probes(
+    vectors: np.ndarray,
+    symbols: Sequence[str],
+    n_random: int = 20,
+    folds: int = 3,
+    seed: int = 0,
+    labels: dict[str, Sequence] | None = None,
+) -> dict[str, dict[str, float]]:
+    """Linear probes of element vectors against random vectors (thesis Fig. 3-3c).
+
+    Parameters
+    ----------
+    vectors : ndarray, shape (n_elements, d)
+        Element representations ``v^(0)``.
+    symbols : sequence of str
+        The element of each row.
+    n_random : int, default 20
+        Draws of standard-normal vectors of the same shape for the control.
+    folds : int, default 3
+    seed : int, default 0
+        Seeds the folds and the random draws.
+    labels : dict, optional
+        ``{name: labels per element}`` to probe instead of
+        :func:`property_classes` (``None`` entries are left out).
+
+    Returns
+    -------
+    dict
+        ``{name: {"learned": accuracy, "random": mean over draws,
+        "random_std": spread over draws, "chance": majority-class fraction,
+        "n_elements": n, "n_classes": k}}``.
+    """
+    vectors = np.asarray(vectors, dtype=np.float64)
+    if vectors.ndim != 2 or len(vectors) != len(symbols):
+        raise ParameterError(
+            f"vectors must be (n_elements, d) with one row per symbol, got shape {vectors.shape} "
+            f"for {len(symbols)} symbols"
+        )
+    if n_random < 1:
+        raise ParameterError(f"n_random must be >= 1, got {n_random}")
+    labels = property_classes(symbols) if labels is None else labels
+    rng = np.random.default_rng(seed)
+    results: dict[str, dict[str, float]] = {}
+    for name, values in labels.items():
+        values = np.asarray(values, dtype=object)
+        known = np.array([v is not None for v in values])
+        y = values[known]
+        _, counts = np.unique([str(v) for v in y], return_counts=True)
+        if known.sum() < folds or len(counts) < 2:
+            continue  # nothing to learn (e.g. every element in one block)
+        learned = probe_accuracy(vectors[known], y, folds, seed)
+        shape = (int(known.sum()), vectors.shape[1])
+        random = [
+            probe_accuracy(rng.standard_normal(shape), y, folds, seed) for _ in range(n_random)
+        ]
+        results[name] = {
+            "learned": learned,
+            "random": float(np.mean(random)),
+            "random_std": float(np.std(random)),
+            "chance": float(counts.max() / counts.sum()),
+            "n_elements": int(known.sum()),
+            "n_classes": len(counts),
+        }
+    return results
+
+
+def element_pca(vectors: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The two principal components of element vectors.
+
+    Returns
+    -------
+    coordinates : ndarray, shape (n_elements, 2)
+    explained : ndarray, shape (2,)
+        Fraction of the variance along each component.
+    """
+    from sklearn.decomposition import PCA
+
+    vectors = np.asarray(vectors, dtype=np.float64)
+    if len(vectors) < 2:
+        raise ParameterError(f"a PCA map needs at least two elements, got {len(vectors)}")
+    pca = PCA(n_components=2, random_state=seed).fit(vectors)
+    return pca.transform(vectors), pca.explained_variance_ratio_

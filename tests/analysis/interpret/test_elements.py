@@ -1,0 +1,61 @@
+"""Element maps: probes read exact encodings perfectly and random ones at chance."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from asegraph.analysis.interpret.elements import (
+    element_pca,
+    element_probes,
+    probe_accuracy,
+    property_classes,
+)
+from asegraph.exceptions import ParameterError
+
+# 12 s-, p-, d- and f-block elements each
+SYMBOLS = (
+    "Li Na K Rb Cs Be Mg Ca Sr Ba H Fr "
+    "B Al Ga In Tl C Si Ge Sn Pb N P "
+    "Sc Ti V Cr Mn Fe Co Ni Cu Zn Y Zr "
+    "La Ce Pr Nd Sm Eu Gd Tb Dy Ho Er Tm"
+).split()
+
+
+def test_property_classes_follow_pymatgen():
+    classes = property_classes(["Na", "O", "Fe", "Ce"])
+    assert classes["block"].tolist() == ["s", "p", "d", "f"]
+    assert classes["group"].tolist() == [1, 16, 8, 3]
+    # tertiles of the atomic radius: O smallest, Na/Ce largest
+    assert classes["radius"][1] == 0 and classes["radius"][0] == 2
+
+
+def test_probe_reads_an_exact_block_encoding_perfectly_and_random_vectors_at_chance():
+    blocks = property_classes(SYMBOLS)["block"]
+    exact = np.array([[b == k for k in "spdf"] for b in blocks], dtype=float)
+    exact = np.hstack([exact, np.random.default_rng(1).normal(size=(len(exact), 4)) * 1e-3])
+    result = element_probes(exact, SYMBOLS, n_random=20, labels={"block": blocks})
+    assert result["block"]["learned"] == 1.0
+    assert result["block"]["chance"] == 0.25
+    assert abs(result["block"]["random"] - 0.25) < 0.12  # random vectors: near chance
+    assert result["block"]["random_std"] > 0
+
+
+def test_all_four_properties_are_probed():
+    vectors = np.random.default_rng(0).normal(size=(len(SYMBOLS), 8))
+    result = element_probes(vectors, SYMBOLS, n_random=2)
+    assert set(result) == {"block", "group", "radius", "electronegativity"}
+    assert result["group"]["n_classes"] > 8
+
+
+def test_pca_map():
+    vectors = np.random.default_rng(0).normal(size=(10, 5))
+    coords, explained = element_pca(vectors)
+    assert coords.shape == (10, 2) and explained[0] >= explained[1]
+
+
+def test_bad_probe_input():
+    with pytest.raises(ParameterError, match="at least 3 labelled vectors"):
+        probe_accuracy(np.zeros((2, 3)), ["a", "b"])
+    with pytest.raises(ParameterError, match="one row per symbol"):
+        element_probes(np.zeros((3, 2)), ["Na", "K"])
