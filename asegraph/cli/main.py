@@ -34,13 +34,14 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from asegraph.cli import convert, demo, evaluate, optimize, predict, train
+    from asegraph.cli import convert, demo, evaluate, explain, optimize, predict, train
 
     cli.add_command(convert.convert)
     cli.add_command(convert.models)
     cli.add_command(demo.demo)
     cli.add_command(train.train)
     cli.add_command(evaluate.evaluate)
+    cli.add_command(explain.explain)
     cli.add_command(evaluate.learning_curve)
     cli.add_command(evaluate.tune)
     cli.add_command(optimize.optimize)

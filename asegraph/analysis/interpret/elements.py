@@ -108,8 +108,12 @@ def probe_accuracy(vectors: np.ndarray, labels: Sequence, folds: int = 3, seed: 
             f"a {folds}-fold probe needs at least {folds} labelled vectors, got {len(labels)} "
             f"labels for {len(vectors)} vectors"
         )
-    if len(np.unique(labels)) < 2:
-        raise ParameterError(f"a probe needs at least two classes, got {np.unique(labels)}")
+    classes, counts = np.unique(labels, return_counts=True)
+    if len(classes) < 2 or counts.max() < folds:
+        raise ParameterError(
+            f"a {folds}-fold probe needs two classes, one with at least {folds} members; got "
+            f"{dict(zip(classes.tolist(), counts.tolist()))}"
+        )
     probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000))
     splitter = StratifiedKFold(folds, shuffle=True, random_state=seed)
     with warnings.catch_warnings():
@@ -166,8 +170,8 @@ def element_probes(
         known = np.array([v is not None for v in values])
         y = values[known]
         _, counts = np.unique([str(v) for v in y], return_counts=True)
-        if known.sum() < folds or len(counts) < 2:
-            continue  # nothing to learn (e.g. every element in one block)
+        if known.sum() < folds or len(counts) < 2 or counts.max() < folds:
+            continue  # nothing to learn (e.g. every element in one block, or too few elements)
         learned = probe_accuracy(vectors[known], y, folds, seed)
         shape = (int(known.sum()), vectors.shape[1])
         random = [

@@ -1,59 +1,30 @@
-"""Small structures and untrained models for the interpretation tests."""
+"""Fixtures of the interpretation tests."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
-import torch
-from ase import Atoms
 
-from asegraph.models.cgcnn import CGCNN, CGCNNConfig
+sys.path.insert(0, str(Path(__file__).parent))
 
-
-def perovskite(a_site: str, b_site: str, anions=("O", "O", "O"), a: float = 4.0) -> Atoms:
-    """A cubic ABX3 cell with the A site listed LAST (so site detection can't rely on order)."""
-    return Atoms(
-        [b_site, *anions, a_site],
-        scaled_positions=[
-            [0.5, 0.5, 0.5],
-            [0.5, 0.5, 0.0],
-            [0.5, 0.0, 0.5],
-            [0.0, 0.5, 0.5],
-            [0.0, 0.0, 0.0],
-        ],
-        cell=np.eye(3) * a,
-        pbc=True,
-    )
-
-
-def make_model(readout: str = "site", seed: int = 0, n_conv: int = 2) -> CGCNN:
-    torch.manual_seed(seed)
-    config = CGCNNConfig(
-        atom_features="embedding",
-        readout=readout,
-        n_conv=n_conv,
-        atom_dim=16,
-        hidden_dim=16,
-        targets=["energy_per_atom"],
-        units=["eV/atom"],
-    )
-    model = CGCNN(config).double()
-    model.set_normalizer([-1.0], [0.5])
-    return model.eval()
+from interpret_models import make_model, perovskite  # noqa: E402
 
 
 @pytest.fixture
-def site_model() -> CGCNN:
+def site_model():
     return make_model("site")
 
 
 @pytest.fixture
-def pool_model() -> CGCNN:
+def pool_model():
     return make_model("pool")
 
 
 @pytest.fixture
-def perovskites() -> list[Atoms]:
+def perovskites():
     rng = np.random.default_rng(3)
     out = []
     for a_site, b_site, a in [("Sr", "Ti", 3.9), ("Ba", "Zr", 4.2), ("Pb", "Ti", 3.97)]:

@@ -59,3 +59,8 @@ def test_bad_probe_input():
         probe_accuracy(np.zeros((2, 3)), ["a", "b"])
     with pytest.raises(ParameterError, match="one row per symbol"):
         element_probes(np.zeros((3, 2)), ["Na", "K"])
+
+
+def test_probe_needs_a_class_with_as_many_members_as_folds():
+    with pytest.raises(ParameterError, match="one with at least 3 members"):
+        probe_accuracy(np.zeros((4, 2)), ["a", "b", "c", "d"])

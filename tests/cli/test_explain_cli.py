@@ -1,0 +1,117 @@
+"""``asegraph explain``: files written, pool models, and one-line errors."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+from click.testing import CliRunner
+
+from asegraph.cli.main import cli
+from asegraph.models.checkpoint import save_model
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "analysis" / "interpret"))
+from interpret_models import make_model, perovskite  # noqa: E402
+
+FAST = ["--max-points", 12, "--n-random", 2, "--no-progress"]
+
+
+def run(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+@pytest.fixture
+def perovskite_csv(tmp_path):
+    """Eight ABX3 cells, A listed last, with a target column."""
+    from ase.io import write
+
+    rng = np.random.default_rng(0)
+    rows = []
+    combos = [("Sr", "Ti"), ("Ba", "Zr"), ("Pb", "Ti"), ("Sn", "Nb"), ("K", "Ta"), ("Tl", "W")]
+    combos += [("La", "Al"), ("Bi", "Cr")]
+    for k, (a_site, b_site) in enumerate(combos):
+        atoms = perovskite(a_site, b_site, a=3.9 + 0.05 * k)
+        atoms.positions += rng.normal(scale=0.02, size=atoms.positions.shape)
+        text = io.BytesIO()
+        write(text, atoms, format="cif")
+        rows.append({"material_id": f"p{k}", "cif": text.getvalue().decode(), "e": -k / 10})
+    path = tmp_path / "perov.csv"
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["material_id", "cif", "e"])
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def model_file(tmp_path, readout):
+    return save_model(make_model(readout).float(), tmp_path / f"{readout}.pt")
+
+
+def test_explain_site_model_writes_everything(tmp_path, perovskite_csv):
+    out = tmp_path / "out"
+    result = run(
+        "explain", model_file(tmp_path, "site"), perovskite_csv, "-o", out, "--target", "e", *FAST
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["n_structures"] == 8
+    assert set(summary["probes"]) >= {"block", "radius", "electronegativity"}
+    assert {"learned", "random"} <= set(summary["probes"]["block"])
+    for name in ["elements_pca.png", "probes.png", "environments_O.png", "site_energy_A.png"]:
+        assert (out / name).stat().st_size > 1000, name
+    ds = xr.open_dataset(out / "representations.nc")
+    assert ds.sizes["atom"] == 40 and "site_value" in ds
+    assert list(ds["structure"].values[:2]) == ["p0", "p1"]
+    # A sites found by coordination although the A atom is listed last in every file
+    assert set(summary["site_energies"]["A"]) == {"Sr", "Ba", "Pb", "Sn", "K", "Tl", "La", "Bi"}
+    search = summary["search"]
+    assert search["n_candidates"] > 0
+    known = [c for c in search["top30"] if c["in_dataset"]]
+    assert all(c["true"] is not None for c in known)
+    assert "structures" in result.output and "probe block" in result.output
+
+
+def test_pool_model_gives_embeddings_and_skips_site_energies(tmp_path, perovskite_csv):
+    out = tmp_path / "out"
+    result = run("explain", model_file(tmp_path, "pool"), perovskite_csv, "-o", out, *FAST)
+    assert result.exit_code == 0, result.output
+    assert (out / "representations.nc").is_file()
+    assert not list(out.glob("site_energy_*.png"))
+
+
+def test_pool_model_asked_for_site_values_is_one_line_error(tmp_path, perovskite_csv):
+    out = tmp_path / "out"
+    result = run(
+        "explain", model_file(tmp_path, "pool"), perovskite_csv, "-o", out, "--site-energies", *FAST
+    )
+    assert result.exit_code == 2
+    assert "readout='pool'" in result.output and "--readout site" in result.output
+    assert "Traceback" not in result.output
+    ds = xr.open_dataset(out / "representations.nc")  # the embeddings are still given
+    assert "element_embedding" in ds and "site_value" not in ds
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["missing.csv"], "does not exist"),
+        (["{csv}", "--element", "Xe"], "element 'Xe' has no atoms in the data"),
+        (["{xyz}", "--rows", "0:2"], "apply to CSV datasets"),
+    ],
+)
+def test_bad_input_is_one_line(tmp_path, perovskite_csv, args, message):
+    from ase.io import write
+
+    xyz = tmp_path / "cells.extxyz"
+    write(xyz, [perovskite("Sr", "Ti"), perovskite("Ba", "Zr")])
+    args = [a.format(csv=perovskite_csv, xyz=xyz) for a in args]
+    result = run("explain", model_file(tmp_path, "site"), *args, "-o", tmp_path / "o", *FAST)
+    assert result.exit_code == 2, result.output
+    assert message in result.output and "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1
