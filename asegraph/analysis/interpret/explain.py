@@ -82,7 +82,7 @@ def explain(
     Parameters
     ----------
     model : CGCNN or str
-        A model or anything :func:`asegraph.models.registry.load_any` loads.
+        A model or anything :func:`asegraph.models.load` loads.
     sources : sequence of paths
         CSV datasets, structure files, folders or ASE databases.
     output : path
@@ -128,12 +128,12 @@ def explain(
         perovskite_sites,
         site_energy_table,
     )
+    from asegraph.models import load
     from asegraph.models.inference import model_graphs
-    from asegraph.models.registry import load_any
 
     if max_points < 4:
         raise ParameterError(f"max_points must be >= 4 (t-SNE needs points), got {max_points}")
-    net = load_any(model) if isinstance(model, (str, Path)) else model
+    net = load(model)
     out = Path(output)
     ids, structures, values, failed = read_inputs(sources, target, rows)
     if not structures:
