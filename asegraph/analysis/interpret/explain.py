@@ -197,7 +197,10 @@ def explain(
         map_vectors, map_site = last[chosen], (site[chosen] if has_sites else None)
         map_structures, map_where = structures, where[chosen]
         coords_2d, projected = env.environment_map(map_vectors, seed), None
-    shell = env.coordination(map_structures, [tuple(w) for w in map_where], progress=progress)
+    shells_known: dict = {}  # CrystalNN results shared by the two coordination passes
+    shell = env.coordination(
+        map_structures, [tuple(w) for w in map_where], progress, None if reference else shells_known
+    )
     colours = {
         f"E_i ({units})": map_site,
         "coordination number (CrystalNN)": shell["cn"].astype(float),
@@ -243,7 +246,9 @@ def explain(
         sample = np.sort(
             np.random.default_rng(seed).choice(len(site), min(max_points, len(site)), replace=False)
         )
-        shells = env.coordination(structures, [tuple(w) for w in where[sample]], progress=progress)
+        shells = env.coordination(
+            structures, [tuple(w) for w in where[sample]], progress, shells_known
+        )
         pairs = environment_energies(atom_symbols[sample], shells["neighbors"], site[sample])
         figures.pair_matrix(pairs, out / "environment_pairs.png", f"mean E_i ({units})")
         summary["files"].append("environment_pairs.png")
