@@ -94,6 +94,7 @@ class CampaignConfig:
     simulation: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        self._check_types()
         if self.strategy not in STRATEGIES:
             raise ParameterError(
                 f"campaign.strategy must be one of {list(STRATEGIES)}, got {self.strategy!r}"
@@ -122,6 +123,33 @@ class CampaignConfig:
             ):
                 sim["secondary_ratio"] = 0.2  # thesis: one secondary site per 5 EO
             self.simulation = CGMDSettings.from_dict(sim, source="[simulation]").to_dict()
+
+    def _check_types(self) -> None:
+        """TOML gives strings and floats where integers belong: refuse before any folder exists."""
+        for key, kind in _CAMPAIGN_TYPES.items():
+            value = getattr(self, key)
+            if kind is float and isinstance(value, int) and not isinstance(value, bool):
+                continue
+            if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+                expected = {int: "an integer", float: "a number", str: "a string"}.get(
+                    kind, "true or false"
+                )
+                raise ParameterError(
+                    f"campaign.{key} must be {expected}, got {value!r} "
+                    f"({type(value).__name__}); e.g. {key} = {_EXAMPLES[kind]}"
+                )
+
+    def check_objective(self) -> None:
+        """Refuse an objective the evaluator does not declare (typos optimised ``value``).
+
+        Evaluators declare their outputs: ``"cgmd"`` those of
+        :func:`~asegraph.optimize.cgmd.md.run_cgmd`, a ``module:function``
+        through a ``function.outputs`` sequence of keys. Undeclared evaluators are
+        checked on their first result.
+        """
+        outputs = evaluator_outputs(self.evaluator)
+        if outputs is not None and self.objective not in outputs:
+            raise ParameterError(_objective_message(self.objective, self.evaluator, outputs))
 
     @classmethod
     def from_file(cls, path: str | Path, **overrides) -> CampaignConfig:
@@ -176,14 +204,65 @@ class CampaignConfig:
         }
 
 
+_CAMPAIGN_TYPES = {
+    "name": str,
+    "seed": int,
+    "strategy": str,
+    "n_initial": int,
+    "batch": int,
+    "budget": int,
+    "objective": str,
+    "transform": str,
+    "failed": str,
+    "include_reference": bool,
+    "evaluator": str,
+    "beta": float,
+}
+_EXAMPLES = {int: "10", float: "2.0", str: '"text"', bool: "true"}
+
+
 # ------------------------------------------------------------------- evaluation
+def evaluator_outputs(evaluator: str) -> list[str] | None:
+    """The result keys an evaluator declares, or None when it declares none."""
+    if evaluator == "cgmd":
+        from dataclasses import fields
+
+        from asegraph.optimize.transport import TransportResult
+
+        numbers = [f.name for f in fields(TransportResult) if f.type in ("float", float)]
+        return numbers + ["value", "uncertainty", "n_beads", "n_ions", "seconds_per_step"]
+    outputs = getattr(_resolve(evaluator), "outputs", None)
+    return None if outputs is None else list(outputs)
+
+
+def _objective_message(objective: str, evaluator: str, outputs) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(objective.lower(), [o.lower() for o in outputs], n=1)
+    hint = f"; did you mean {next(o for o in outputs if o.lower() == close[0])!r}?" if close else ""
+    return (
+        f"campaign.objective {objective!r} is not an output of evaluator {evaluator!r} "
+        f"(its outputs: {', '.join(outputs)}){hint} — fix the objective"
+    )
+
+
+#: Marks the result of an evaluator that did not return the objective.
+_NO_OBJECTIVE = "result has no objective"
+
+
 def _resolve(evaluator: str):
     if evaluator == "cgmd":
         from asegraph.optimize.cgmd.md import run_cgmd
 
         return run_cgmd
     module, _, name = evaluator.partition(":")
-    return getattr(importlib.import_module(module), name)
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError) as exc:
+        raise ParameterError(
+            f"campaign.evaluator {evaluator!r} cannot be imported ({exc}); give an importable "
+            "'package.module:function'"
+        ) from exc
 
 
 def evaluate(evaluator: str, params: dict, settings: dict, seed: int, objective: str) -> dict:
@@ -202,13 +281,17 @@ def evaluate(evaluator: str, params: dict, settings: dict, seed: int, objective:
         torch.set_num_threads(1)
         fn = _resolve(evaluator)
         result = fn(params, settings, seed=seed)
-        value = float(result.get(objective, result.get("value", math.nan)))
-        unc = float(result.get(f"{objective}_err", result.get("uncertainty", math.nan)))
-        status, error = (
-            ("ok", None)
-            if math.isfinite(value)
-            else ("failed", f"non-finite {objective} = {value}")
-        )
+        if objective not in result:  # never another key: a typo would optimise it
+            value, unc = math.nan, math.nan
+            status, error = "failed", f"{_NO_OBJECTIVE} {objective!r}"
+        else:
+            value = float(result[objective])
+            unc = float(result.get(f"{objective}_err", result.get("uncertainty", math.nan)))
+            status, error = (
+                ("ok", None)
+                if math.isfinite(value)
+                else ("failed", f"non-finite {objective} = {value}")
+            )
     except Exception as exc:  # recorded, campaign continues
         result, value, unc = {}, math.nan, math.nan
         status, error = "failed", f"{type(exc).__name__}: {exc}"
@@ -406,7 +489,9 @@ class Campaign:
         from tqdm.auto import tqdm
 
         cfg = self.config
+        cfg.check_objective()  # before anything is written
         self.store.lock()
+        created = not self.store.exists
         try:
             proposed, results = self._open()
             todo = [proposed[i] for i in sorted(proposed) if i not in results]
@@ -465,6 +550,8 @@ class Campaign:
                             **out,
                         }
                         results[rec["id"]] = self.store.append(res)
+                        if _NO_OBJECTIVE in str(out["error"]):
+                            self._objective_missing(out, created)
                         new += 1
                         bar.update(1)
                         ok = [r["value"] for r in results.values() if r["status"] == "ok"]
@@ -480,6 +567,17 @@ class Campaign:
             return results
         finally:
             self.store.unlock()
+
+    def _objective_missing(self, out: dict, created: bool) -> None:
+        """An undeclared evaluator's result lacks the objective: stop, and leave no folder."""
+        keys = [str(k) for k in out["result"]]
+        message = _objective_message(self.config.objective, self.config.evaluator, keys)
+        if created:  # this run made the folder: remove it so the corrected config can start
+            import shutil
+
+            shutil.rmtree(self.store.directory, ignore_errors=True)
+            message += "; the campaign folder this run created was removed"
+        raise ParameterError(message)
 
     def _submit(self, pool: Executor, rec: dict) -> Future:
         cfg = self.config

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -61,7 +62,26 @@ def _load_points(path: Path, space: DesignSpace) -> dict[str, np.ndarray]:
                 f"{str(path)!r}: point {name!r} names unknown parameters {unknown}; "
                 f"expected some of {space.names}"
             )
-        out[name] = space.from_params({**ref, **vals})
+        for key, value in vals.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise InputFileError(
+                    f"{str(path)!r}: point {name!r}: {key} = {value!r} is not a number; "
+                    f"give a value such as {key} = {ref[key]:g}"
+                )
+        unit = space.from_params({**ref, **vals})
+        outside = [
+            f"{n} = {vals[n]:g} (range {p.lower:g}..{p.upper:g})"
+            for n, p, u in zip(space.names, space.parameters, unit, strict=True)
+            if not -1e-9 <= u <= 1 + 1e-9
+        ]
+        if outside:  # the GP is only informed inside the design space
+            warnings.warn(
+                f"{str(path)!r}: point {name!r} lies outside the design space "
+                f"({', '.join(outside)}); its prediction extrapolates and reverts to the "
+                "GP's prior",
+                stacklevel=2,
+            )
+        out[name] = unit
     return out
 
 

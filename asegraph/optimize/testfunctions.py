@@ -78,3 +78,7 @@ def synthetic(params: Mapping[str, float], settings: Mapping, seed: int) -> dict
     noise = float(settings.get("noise_sd", 0.0))
     value += noise * float(np.random.default_rng(seed).standard_normal())
     return {"value": value, "uncertainty": noise}
+
+
+#: The result keys of :func:`synthetic` (campaigns check their objective against them).
+synthetic.outputs = ("value", "uncertainty")

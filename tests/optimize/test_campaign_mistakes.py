@@ -1,0 +1,115 @@
+"""Campaign configs with a user's mistakes: refused before a folder exists (issue 9).
+
+A typo in the objective optimised the evaluator's ``value`` instead; TOML type
+errors were tracebacks that left a campaign folder refusing the corrected
+config; report points that are not numbers were tracebacks, and points outside
+the design space were predicted without a word.
+"""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from asegraph.cli.main import cli
+from asegraph.exceptions import InputFileError, ParameterError
+from asegraph.optimize.campaign import Campaign, CampaignConfig
+from asegraph.optimize.report import make_report
+
+CONFIG = """
+[campaign]
+name = "syn"
+seed = {seed}
+strategy = "sobol"
+n_initial = 2
+batch = {batch}
+budget = {budget}
+evaluator = "{evaluator}"
+objective = "{objective}"
+
+[space.parameters]
+x0 = {{lower = 0, upper = 1, reference = 0.2}}
+x1 = {{lower = 0, upper = 1}}
+
+[simulation]
+function = "sum"
+"""
+SYNTHETIC = "asegraph.optimize.testfunctions:synthetic"
+
+
+def config(tmp_path, seed=0, batch=1, budget=2, evaluator=SYNTHETIC, objective="value"):
+    path = tmp_path / "c.toml"
+    path.write_text(CONFIG.format(**locals()))
+    return path
+
+
+def run(*args):
+    args = ["optimize", "run", *map(str, args), "--executor", "threads"]
+    return CliRunner().invoke(cli, args)
+
+
+def test_objective_typo_is_refused_before_anything_runs(tmp_path):
+    result = run(config(tmp_path, objective="Value_"), "--no-progress")
+    assert result.exit_code == 2, result.output  # before: 0, having maximised 'value'
+    assert (
+        "campaign.objective 'Value_' is not an output of evaluator "
+        f"'{SYNTHETIC}' (its outputs: value, uncertainty); did you mean 'value'?"
+    ) in result.output
+    assert not (tmp_path / "syn.campaign").exists()
+
+
+def test_cgmd_objective_is_checked_against_its_transport_results(tmp_path):
+    space = CampaignConfig.from_file(config(tmp_path)).space
+    with pytest.raises(ParameterError, match=r"'sigma_Li' is not an output .* mean 'sigma_li'"):
+        CampaignConfig(space=space, objective="sigma_Li").check_objective()
+    CampaignConfig(space=space, objective="t_li").check_objective()
+
+
+def test_undeclared_evaluator_is_checked_on_its_first_result(tmp_path, monkeypatch):
+    (tmp_path / "myeval.py").write_text(
+        "def conductivity(params, settings, seed):\n    return {'sigma': sum(params.values())}\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    path = config(tmp_path, evaluator="myeval:conductivity", objective="sigma_li")
+    result = run(path, "--no-progress")
+    assert result.exit_code == 2, result.output
+    assert (
+        "'sigma_li' is not an output of evaluator 'myeval:conductivity' (its outputs: sigma)"
+        in (result.output)
+    )
+    assert "the campaign folder this run created was removed" in result.output
+    assert not (tmp_path / "syn.campaign").exists()
+    fixed = run(config(tmp_path, evaluator="myeval:conductivity", objective="sigma"))
+    assert fixed.exit_code == 0, fixed.output
+
+
+@pytest.mark.parametrize(
+    "values,message",
+    [
+        ({"budget": '"ten"'}, "campaign.budget must be an integer, got 'ten' (str)"),
+        ({"seed": '"zero"'}, "campaign.seed must be an integer, got 'zero' (str)"),
+        ({"batch": 1.7}, "campaign.batch must be an integer, got 1.7 (float)"),
+    ],
+)
+def test_toml_type_errors_leave_no_campaign_folder(tmp_path, values, message):
+    result = run(config(tmp_path, **values), "--no-progress")
+    assert result.exit_code == 2 and message in result.output, result.output
+    assert not (tmp_path / "syn.campaign").exists()  # before: it refused the fixed config
+    assert run(config(tmp_path), "--no-progress").exit_code == 0
+
+
+def test_report_points_not_numbers_or_outside_the_space(tmp_path):
+    path = config(tmp_path, budget=3)
+    Campaign(CampaignConfig.from_file(path), tmp_path / "camp").run(
+        executor="threads", progress=False
+    )
+    (tmp_path / "p.toml").write_text('[points.p]\nx0 = "a"\n')
+    with pytest.raises(InputFileError, match=r"point 'p': x0 = 'a' is not a number; give a val"):
+        make_report(tmp_path / "camp", points=tmp_path / "p.toml")
+    args = ["optimize", "report", str(tmp_path / "camp"), "--points", str(tmp_path / "p.toml")]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2 and "is not a number" in result.output  # before: traceback
+    (tmp_path / "p.toml").write_text("[points.far]\nx0 = 5.0\n")
+    with pytest.warns(UserWarning, match=r"'far' lies outside .*x0 = 5 \(range 0..1\).*extrapol"):
+        summary = make_report(tmp_path / "camp", points=tmp_path / "p.toml")
+    assert "far" in summary["predictions"]
