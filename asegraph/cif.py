@@ -20,6 +20,7 @@ import warnings
 import numpy as np
 from ase import Atoms
 
+from asegraph.exceptions import InputFileError
 from asegraph.graph.structures import to_atoms
 
 
@@ -34,9 +35,49 @@ def read_cif_text(text: str) -> Atoms:
         return atoms
     from pymatgen.io.cif import CifParser
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return to_atoms(CifParser.from_str(text).parse_structures(primitive=False)[0])
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return to_atoms(CifParser.from_str(text).parse_structures(primitive=False)[0])
+    except Exception as exc:
+        explained = explain_cif_error(text)
+        if explained is None:
+            raise
+        raise InputFileError(explained) from exc
+
+
+def explain_cif_error(text: str) -> str | None:
+    """Say what is wrong with a CIF pymatgen refused ("no structures", ...), or None.
+
+    pymatgen's own messages ("Invalid CIF file with no structures!", "integer
+    modulo by zero") name neither the cause nor the fix; the two common
+    causes are a file without atom sites and two sites at one position.
+    """
+    try:
+        import gemmi
+
+        small = gemmi.make_small_structure_from_block(gemmi.cif.read_string(text).sole_block())
+    except Exception:  # noqa: BLE001 - not even gemmi can read it: keep pymatgen's message
+        return None
+    if not small.sites:
+        return (
+            "the CIF has no atoms (no _atom_site_ loop with fractional coordinates); "
+            "add the atom sites"
+        )
+    fract = np.array([site.fract.tolist() for site in small.sites]) % 1.0
+    for i in range(len(fract)):
+        delta = fract[i + 1 :] - fract[i]
+        delta -= np.round(delta)  # periodic images are the same site
+        same = np.flatnonzero(np.abs(delta).max(axis=1) < 1e-4)
+        if len(same):
+            j = i + 1 + int(same[0])
+            where = ", ".join(f"{x:.4f}" for x in fract[i])
+            return (
+                f"the CIF has two atoms on one site: {small.sites[i].label} and "
+                f"{small.sites[j].label} at fractional ({where}); remove the duplicated site "
+                "(or give both partial occupancies)"
+            )
+    return None
 
 
 def _read_p1_with_gemmi(text: str) -> Atoms | None:

@@ -24,9 +24,17 @@ def _read_cif(path: Path) -> Atoms:
     from pymatgen.core import Structure
     from pymatgen.io.ase import AseAtomsAdaptor
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        structure = Structure.from_file(str(path))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            structure = Structure.from_file(str(path))
+    except Exception as exc:
+        from asegraph.cif import explain_cif_error
+
+        explained = explain_cif_error(path.read_text(errors="replace"))
+        if explained is None:
+            raise
+        raise InputFileError(explained) from exc
     return AseAtomsAdaptor.get_atoms(structure)
 
 
@@ -49,6 +57,9 @@ def read_file(path: str | Path) -> Iterator[tuple[str, Atoms | Exception]]:
         import ase.io
 
         frames = ase.io.read(str(path), index=":")
+    except InputFileError as exc:  # already says what is wrong and how to fix it
+        yield stem, InputFileError(f"structure file '{path}' could not be read: {exc}")
+        return
     except Exception as exc:  # noqa: BLE001 - any reader failure is reported per file
         yield (
             stem,

@@ -136,6 +136,7 @@ class CGCNNCalculator(Calculator):
         self.implemented_properties = self.server.implemented_properties()
         self._graphs: dict[tuple, Any] = {}
         self._warned_truncation = False
+        self._warned_periodic = False
 
     # -- ASE interface -------------------------------------------------------
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes) -> None:
@@ -184,10 +185,26 @@ class CGCNNCalculator(Calculator):
         config = model.config
         key = (config.cutoff, config.max_neighbors, config.ties)
         if key not in self._graphs:
+            self._check_periodic()
             graph = model_graph(model, self.atoms)
             self._graphs[key] = graph
             self._check_truncation(model, graph)
         return self._graphs[key]
+
+    def _check_periodic(self) -> None:
+        """Warn once: the models were trained on periodic crystals, not molecules or slabs."""
+        pbc = np.asarray(self.atoms.pbc, dtype=bool)
+        if self._warned_periodic or pbc.all():
+            return
+        self._warned_periodic = True
+        warnings.warn(
+            f"structure {self.atoms.get_chemical_formula()} is not periodic in all three "
+            f"directions (pbc={pbc.tolist()}): CGCNN models, the published ones included, "
+            "were trained on periodic crystals, so its results are an extrapolation; give a "
+            "cell and pbc=True for a crystal",
+            UserWarning,
+            stacklevel=5,
+        )
 
     def _check_truncation(self, model: Any, graph) -> None:
         from asegraph.models.envelope import has_envelope

@@ -116,6 +116,8 @@ def make_report(
 
     config, results, header = load_campaign(directory)
     space = config.space
+    # read the points first: a mistake in them should not cost the whole report
+    user_points = _load_points(Path(points), space) if points is not None else {}
     out = Path(out) if out else Path(directory) / "report"
     out.mkdir(parents=True, exist_ok=True)
     camp = Campaign(config, directory)
@@ -240,8 +242,7 @@ def make_report(
         _save(fig, out / "cross_sections_1d.png", summary)
 
         pts = {"reference": ref}
-        if points is not None:
-            pts.update(_load_points(Path(points), space))
+        pts.update(user_points)
         mean, std = gp.predict(np.array(list(pts.values())))
         summary["predictions"] = {
             k: {"mean": float(m), "std": float(s)} for k, m, s in zip(pts, mean, std, strict=True)

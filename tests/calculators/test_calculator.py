@@ -207,6 +207,7 @@ def test_pooled_models_have_no_per_atom_energies():
     assert np.isfinite(atoms.get_potential_energy())
 
 
+@pytest.mark.filterwarnings("ignore:structure CH4 is not periodic")
 def test_molecule_has_forces_but_no_stress():
     atoms = molecule("CH4")
     atoms.calc = CGCNNCalculator(random_model(), dtype="float64")
@@ -215,6 +216,18 @@ def test_molecule_has_forces_but_no_stress():
     np.testing.assert_allclose(forces.sum(axis=0), 0.0, atol=1e-12)  # translation invariance
     with pytest.raises(PropertyNotImplementedError, match="periodic in all three"):
         atoms.get_stress()
+
+
+def test_structures_that_are_not_crystals_warn_once():
+    calc = CGCNNCalculator(random_model(), dtype="float64")
+    methane = molecule("CH4")
+    with pytest.warns(UserWarning, match=r"CH4 is not periodic in all three directions \(pbc="):
+        calc.get_potential_energy(methane)
+    methane.positions[0] += 0.1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # once per calculator, not every MD step
+        calc.get_potential_energy(methane)
+        calc.get_potential_energy(rattled_nacl())  # a crystal: no warning
 
 
 def test_results_are_float64_numpy_with_a_float32_model():
@@ -307,6 +320,7 @@ def test_missing_published_files_are_a_setup_error(monkeypatch, tmp_path):
         atoms.get_potential_energy()
 
 
+@pytest.mark.filterwarnings("ignore:structure NaCl is not periodic")
 def test_bad_structures_raise_structure_errors(toy_smooth):
     atoms = Atoms("NaCl", positions=[[0, 0, 0], [0.05, 0, 0]], cell=[5, 5, 5], pbc=True)
     atoms.calc = CGCNNCalculator(toy_smooth)

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from asegraph.cli.main import cli
 from asegraph.exceptions import InputFileError, ParameterError
 from asegraph.optimize.campaign import Campaign, CampaignConfig
-from asegraph.optimize.report import make_report
+from asegraph.optimize.report import _load_points, make_report
 
 CONFIG = """
 [campaign]
@@ -109,7 +109,9 @@ def test_report_points_not_numbers_or_outside_the_space(tmp_path):
     args = ["optimize", "report", str(tmp_path / "camp"), "--points", str(tmp_path / "p.toml")]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 2 and "is not a number" in result.output  # before: traceback
+    assert not (tmp_path / "camp" / "report").exists()  # refused before any figure
     (tmp_path / "p.toml").write_text("[points.far]\nx0 = 5.0\n")
+    space = CampaignConfig.from_file(path).space
     with pytest.warns(UserWarning, match=r"'far' lies outside .*x0 = 5 \(range 0..1\).*extrapol"):
-        summary = make_report(tmp_path / "camp", points=tmp_path / "p.toml")
-    assert "far" in summary["predictions"]
+        far = _load_points(tmp_path / "p.toml", space)
+    assert far["far"][0] == pytest.approx(5.0)  # still predicted, with the warning

@@ -22,6 +22,7 @@ From state probabilities ``chi(x)`` of every target group in every frame:
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -110,6 +111,26 @@ class KoopmanModel(TransferOperatorModel):
     def stationary_distribution(self) -> np.ndarray:
         """Left eigenvector of eigenvalue ~1, normalised to sum 1: [K]."""
         return np.real(self.eigen()[2][:, 0])
+
+
+def stationary_population(model: KoopmanModel) -> np.ndarray:
+    """The model's stationary distribution [K]; warns when it is not a distribution.
+
+    With many states the estimated Koopman matrix need not be a transition
+    matrix, and its "populations" then go negative.
+    """
+    population = model.stationary_distribution()
+    if population.min() < -1e-6:
+        k = len(population)
+        warnings.warn(
+            f"the Koopman model with {k} states has negative stationary populations (down to "
+            f"{population.min():.3g}): at this number of states it is not a valid transition "
+            f"matrix, so populations and timescales are unreliable; use fewer states "
+            f"(e.g. {max(2, k - 1)})",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    return population
 
 
 def estimate_koopman(trajectories: list[np.ndarray], lag: int) -> KoopmanModel:
@@ -280,7 +301,7 @@ def koopman_analysis(
         eigenvalues=values,
         right_eigenvectors=right,
         left_eigenvectors=left,
-        population=model.stationary_distribution(),
+        population=stationary_population(model),
         its_lags=its_lags,
         implied_timescales=its,
         its_lower=its_lower,
