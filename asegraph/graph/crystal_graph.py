@@ -282,6 +282,9 @@ def build_graphs(
         n_atoms = np.array([len(atoms) for _, atoms in small])
         cells = np.stack([atoms.cell.array for _, atoms in small])
         suspect = ~_look_valid(small, cells)
+        for index in np.flatnonzero(~suspect):  # the dense search drops distance-0 pairs too
+            atoms = small[index][1]
+            suspect[index] = _coincident_pair(atoms.positions, cells[index], atoms.pbc) is not None
         for index in np.flatnonzero(suspect)[::-1]:  # full checks, proper messages
             single(small.pop(index)[0])
         n_atoms, cells = n_atoms[~suspect], cells[~suspect]

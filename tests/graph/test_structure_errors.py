@@ -8,7 +8,7 @@ from ase import Atoms
 from ase.build import bulk
 
 from asegraph.exceptions import ParameterError, StructureError
-from asegraph.graph.crystal_graph import build_graph
+from asegraph.graph.crystal_graph import build_graph, build_graphs
 
 
 def test_isolated_atom_names_the_atom_and_the_fix():
@@ -80,6 +80,9 @@ def test_atoms_at_exactly_one_position(pbc, other):
         match=r"'dup': atoms 0 \(Cu\) and 2 \(Cu\) are 0 Å apart \(closer than 0.1 Å\); remove dup",
     ):
         build_graph(atoms, name="dup")
+    # the batched path (predict, datasets) has its own dense search: same answer
+    (error,) = build_graphs([atoms], names=["dup"], errors="return")
+    assert isinstance(error, StructureError) and "0 Å apart" in str(error)
 
 
 def test_unknown_element():
