@@ -246,5 +246,9 @@ def run(
         click.echo(f"wrote {path}")
 
 
+from asegraph.cli.dynamics_analyze import analyze  # noqa: E402 - needs _FriendlyCommand above
+
+main.add_command(analyze)
+
 if __name__ == "__main__":  # pragma: no cover
     main()

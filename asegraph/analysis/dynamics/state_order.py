@@ -302,7 +302,7 @@ class RepresentativeConfigurations(AnalysisBase):
 
         import ase.io
 
-        from asegraph.models.checkpoint import atomic_write_text
+        from asegraph._utils.files import atomic_write_text
 
         written = []
         for k, snapshots in enumerate(self.results.snapshots):

@@ -275,6 +275,7 @@ class StateRDF(InterRDF):
         self.other_weights = other_weights
         # how many partners a target atom has (itself excluded), [T]
         self._n_partners = partners.n_atoms - np.isin(targets.indices, partners.indices)
+        self._shell_partners: np.ndarray | None = None  # bool per partner, subclasses
 
     def _prepare(self) -> None:
         super()._prepare()
@@ -285,6 +286,7 @@ class StateRDF(InterRDF):
         self._density = np.zeros(k)  # sum_t sum_a w_ak N_b / V(t), 1/Å^3
         self._density_all = 0.0
         self._pairs_all = np.zeros(nbins)  # unweighted by c_b: the plain RDF
+        self._pairs_shell = np.zeros(nbins)  # the same for the partners that define the shell
         self._n_used = 0
 
     def _single_frame(self) -> None:
@@ -308,6 +310,9 @@ class StateRDF(InterRDF):
         self.results.count += flat.T
         self.results.count_all += np.bincount(index, pair_weight, minlength=bins)
         self._pairs_all += np.bincount(index, minlength=bins)
+        if self._shell_partners is not None:
+            chosen = self._shell_partners[pairs[:, 1]]
+            self._pairs_shell += np.bincount(index[chosen], minlength=bins)
         volume = self._ts.volume
         self.results.weight += weights.sum(axis=0)
         self._density += (weights * self._n_partners[:, None]).sum(axis=0) / volume
@@ -380,7 +385,8 @@ class StateSolvationCharge(StateRDF):
         Atoms whose charges count (default every charged atom).
     shell_radius : float, Å, optional
         First-shell radius; default: the first minimum after the main peak of
-        the state-free RDF of the targets and the charged atoms.
+        the state-free RDF of the targets and the counter-charged atoms (anions
+        round a cation), else all charged atoms.
 
     Results
     -------
@@ -418,6 +424,11 @@ class StateSolvationCharge(StateRDF):
             **kwargs,
         )
         self.target_charges = q[self.states.target_atoms]
+        # the shell is bounded by the counter-ions' first minimum (anions around Li+)
+        sign = np.sign(self.target_charges[0])
+        counter = np.sign(q[partners.indices]) == -sign if sign != 0 else None
+        if counter is not None and counter.any():
+            self._shell_partners = counter
         if shell_radius is not None and not (range[0] < shell_radius <= range[1]):
             raise ParameterError(
                 f"shell_radius={shell_radius} Å lies outside range={range}; widen range"
@@ -439,9 +450,13 @@ class StateSolvationCharge(StateRDF):
         own = self._own / self.results.weight  # [K], e
         self.results.charge = own[:, None] + self.results.cumulative
         if self.requested_shell is None:
-            self.results.shell_radius = first_minimum(
-                self.results.bins, self.results.rdf_all, self.results.neighbours_all
-            )
+            if self._shell_partners is None:
+                rdf, neighbours = self.results.rdf_all, self.results.neighbours_all
+            else:
+                shell = 4.0 / 3.0 * np.pi * np.diff(self.results.edges**3)
+                rdf = self._pairs_shell / shell  # shape only: the scale does not move minima
+                neighbours = np.cumsum(self._pairs_shell) / (self._n_used * len(self.g1))
+            self.results.shell_radius = first_minimum(self.results.bins, rdf, neighbours)
         else:
             self.results.shell_radius = float(self.requested_shell)
         edges = self.results.edges

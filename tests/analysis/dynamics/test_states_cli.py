@@ -1,0 +1,147 @@
+"""``asegraph-dynamics analyze``: the README commands, outputs with units, one-line errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import xarray as xr
+from click.testing import CliRunner
+
+from asegraph.cli.dynamics import main
+from asegraph.examples.li_fcc import SHIPPED_TOPOLOGY, SHIPPED_TRAJECTORY
+
+FAST = ["--epochs", "1", "--blocks", "2", "--ck-steps", "3", "--quiet", "--stop", "300"]
+
+
+def _run(args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def gdynet_result(tmp_path_factory):
+    """A GDyNet result of the first 300 toy frames, made by ``asegraph-dynamics run``."""
+    out = tmp_path_factory.mktemp("gdynet") / "li.nc"
+    result = _run(
+        [
+            SHIPPED_TRAJECTORY,
+            "--topology",
+            SHIPPED_TOPOLOGY,
+            "--select",
+            "name Li",
+            "--environment",
+            "name S",
+            "--lag",
+            "500fs",
+            "--no-figures",
+            "-o",
+            out,
+            *FAST,
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_analyze_writes_labelled_dataset_figures_and_snapshots(gdynet_result, tmp_path):
+    out = tmp_path / "states.nc"
+    result = _run(
+        [
+            "analyze",
+            gdynet_result,
+            SHIPPED_TRAJECTORY,
+            "--topology",
+            SHIPPED_TOPOLOGY,
+            "--charges",
+            "Li=1,S=-0.5",
+            "--temperature",
+            "400",
+            "--no-unwrap",
+            "--snapshots",
+            "2",
+            "--quiet",
+            "-o",
+            out,
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    assert "MSD over 0.5 ps: sum of transitions" in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "states.nc",
+        "states_charge.png",
+        "states_order.png",
+        "states_rdf.png",
+        "states_state0.extxyz",
+        "states_state1.extxyz",
+        "states_transport.png",
+    ]
+    with xr.open_dataset(out) as ds:
+        for name in ds.data_vars:
+            assert "units" in ds[name].attrs and "long_name" in ds[name].attrs, name
+        assert ds["rdf"].dims == ("partner", "state", "radius")
+        assert list(ds["partner"].values) == ["Li", "S"]
+        assert ds["radius"].attrs["units"] == "angstrom"
+        assert ds["conductivity_bare"].attrs["units"] == "S cm-1"
+        assert ds.attrs["Conventions"] == "CF-1.10" and ds.attrs["membership"] == "refined"
+        total = ds["msd_contribution"].sum().item()
+        assert total == pytest.approx(ds.attrs["msd_total_angstrom2"], rel=1e-9)
+        # every Li has 4 or 6 S within the shell (3.9 Å): the states' numbers lie between
+        shell = ds.attrs["shell_radius_angstrom"]
+        assert 3.5 < shell < 4.2
+        n_s = ds["coordination_number"].sel(partner="S").interp(radius=shell).values
+        assert np.all((n_s > 3.8) & (n_s < 6.2))
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--charges", "Li:1"], "--charges: cannot read 'Li:1'"),
+        (["--charges", "Na=1"], r"charges: no atom is called \['Na'\]"),
+        (["--membership", "softmax"], "needs the variable 'state_probability_softmax'"),
+        (["--partner", "S"], "--partner: cannot read 'S'"),
+        (["--partner", "S=name Xx"], "other='name Xx' selects no atoms"),
+    ],
+)
+def test_analyze_errors_are_one_line(gdynet_result, tmp_path, extra, message):
+    result = _run(
+        [
+            "analyze",
+            gdynet_result,
+            SHIPPED_TRAJECTORY,
+            "--topology",
+            SHIPPED_TOPOLOGY,
+            "--quiet",
+            "-o",
+            tmp_path / "s.nc",
+            *extra,
+        ]
+    )
+    import re
+
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and re.search(message, lines[0]), result.output
+    assert not (tmp_path / "s.nc").exists()
+
+
+def test_analyze_missing_result_file(tmp_path):
+    result = _run(["analyze", tmp_path / "none.nc", SHIPPED_TRAJECTORY, "-o", tmp_path / "s.nc"])
+    assert result.exit_code == 2
+    assert "GDyNet result" in result.output and "does not exist" in result.output
+
+
+def test_gdynet_analysis_object_feeds_the_classes(toy_universe):
+    """In Python, a GDyNetAnalysis is a result: no file needed."""
+    from asegraph.analysis.dynamics import GDyNetAnalysis
+    from asegraph.analysis.dynamics.state_transport import StateTransport
+
+    gd = GDyNetAnalysis(
+        toy_universe,
+        select="name Li",
+        lag="0.5ps",
+        max_epochs=1,
+        n_blocks=2,
+        ck_steps=3,
+        environment="name S",
+    ).run(stop=200)
+    transport = StateTransport(toy_universe, gd, unwrap=False).run(stop=200)
+    assert transport.results.msd_contribution.sum() == pytest.approx(transport.results.msd)
