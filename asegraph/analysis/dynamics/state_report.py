@@ -163,7 +163,8 @@ def analyze_states(
         )
         attrs["shell_radius_angstrom"] = float(charge.results.shell_radius)
         state_charges = charge.results.shell_charge
-        target_charge = float(atom_charges(universe, charges)[states.target_atoms[0]])
+        first_group = states.target_atoms[states.target_group == 0]
+        target_charge = float(atom_charges(universe, charges)[first_group].sum())
     else:
         target_charge = None
     transport = StateTransport(

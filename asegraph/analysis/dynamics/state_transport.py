@@ -51,7 +51,7 @@ class StateTransport(AnalysisBase):
         frame). False when the trajectory is already unwrapped.
     target_charge : float, e, optional
         Bare charge of a target for the Nernst–Einstein split (default: the
-        topology charge of the first target atom, else no conductivity).
+        topology's net charge of the first target group, else no conductivity).
     state_charges : sequence of float, shape (K,), e, optional
         Net first-shell charge of each state (Table 4.1 style).
     temperature_K : float, optional
@@ -100,7 +100,8 @@ class StateTransport(AnalysisBase):
         self.lag_ps = self.states.lag_ps if lag is None else parse_time(lag, "lag")
         self.unwrap = bool(unwrap)
         if target_charge is None and hasattr(universe.atoms, "charges"):
-            target_charge = float(self.targets.charges[0])
+            first = self.states.target_atoms[self.states.target_group == 0]
+            target_charge = float(universe.atoms[first].charges.sum())  # a group's net charge
         self.target_charge = target_charge
         if state_charges is not None:
             state_charges = np.asarray(state_charges, dtype=np.float64)

@@ -202,7 +202,8 @@ class StateRDF(InterRDF):
 
     so ``n_k(r) = integral of rho_k g_k(r') 4 pi r'^2 dr'`` with the
     probability-weighted density ``rho_k`` (exact also when the box changes).
-    Pairs of an atom with itself are excluded. The state-free RDF of the same
+    Pairs of an atom with itself, and of two atoms of one target group (a
+    water's O and H), are excluded. The state-free RDF of the same
     pairs is kept as ``rdf_all`` (equal to ``InterRDF`` without self pairs).
 
     Parameters
@@ -274,7 +275,15 @@ class StateRDF(InterRDF):
             )
         self.other_weights = other_weights
         # how many partners a target atom has (itself excluded), [T]
-        self._n_partners = partners.n_atoms - np.isin(targets.indices, partners.indices)
+        # and pairs inside one target group (a water's O–H) are no solvation: excluded too
+        group_of = np.full(universe.atoms.n_atoms, -1, dtype=np.int64)
+        group_of[self.states.target_atoms] = self.states.target_group
+        self._partner_group = group_of[partners.indices]  # [B], -1: not a target
+        same = np.bincount(
+            self._partner_group[self._partner_group >= 0],
+            minlength=int(self.states.target_group.max()) + 1,
+        )
+        self._n_partners = partners.n_atoms - same[self.states.target_group]  # [T]
         self._shell_partners: np.ndarray | None = None  # bool per partner, subclasses
 
     def _prepare(self) -> None:
@@ -297,7 +306,7 @@ class StateRDF(InterRDF):
         pairs, dist = distances.capped_distance(
             self.g1.positions, self.g2.positions, self._maxrange, box=self._ts.dimensions
         )
-        keep = self.g1.indices[pairs[:, 0]] != self.g2.indices[pairs[:, 1]]
+        keep = self.states.target_group[pairs[:, 0]] != self._partner_group[pairs[:, 1]]
         pairs, dist = pairs[keep], dist[keep]
         pair_weight = self.other_weights[pairs[:, 1]]  # [P]
         bins = self.rdf_settings["bins"]
@@ -425,7 +434,7 @@ class StateSolvationCharge(StateRDF):
         )
         self.target_charges = q[self.states.target_atoms]
         # the shell is bounded by the counter-ions' first minimum (anions around Li+)
-        sign = np.sign(self.target_charges[0])
+        sign = np.sign(self.target_charges[self.states.target_group == 0].sum())  # group net
         counter = np.sign(q[partners.indices]) == -sign if sign != 0 else None
         if counter is not None and counter.any():
             self._shell_partners = counter

@@ -290,3 +290,27 @@ def test_frames_of_another_run_are_reported(toy_universe, toy_states):
     shifted = toy_states.assign_coords(time=toy_states["time"] + 1e4)
     with pytest.raises(ParameterError, match="no frame of the trajectory has a time"):
         StateRDF(toy_universe, shifted, "name S").run(stop=20)
+
+
+def test_pairs_inside_a_target_molecule_are_not_solvation(water_universe):
+    """Water targets grouped by residue: a water's own O and H are no neighbours of it."""
+    u = water_universe(n_frames=5)
+    atoms = u.select_atoms("resname SOL").indices
+    groups = u.atoms.resindices
+    times = np.arange(5) * 0.05
+    p = np.zeros((5, 27, 2))
+    p[:, :, 0] = 1.0
+    result = xr.Dataset(
+        {
+            "state_probability": (("time", "target", "state"), p),
+            "target_atom": (("target_atom",), atoms),
+            "target_group": (("target_atom",), groups[atoms]),
+        },
+        coords={"time": times},
+        attrs={"frame_ps": 0.05, "lag_ps": 0.05},
+    )
+    rdf = StateRDF(u, result, "name OW", nbins=30, range=(0.0, 3.0)).run()
+    # own O–H is 0.96 Å (and O–O 0): without the exclusion every atom has 1 O within 1 Å
+    assert rdf.coordination_number(1.0)[0] == pytest.approx(0.0)
+    # each target atom sees the 26 other waters' O as partners
+    np.testing.assert_array_equal(rdf._n_partners, 26)
