@@ -115,3 +115,21 @@ def test_bad_input_is_one_line(tmp_path, perovskite_csv, args, message):
     assert result.exit_code == 2, result.output
     assert message in result.output and "Traceback" not in result.output
     assert len(result.output.strip().splitlines()) == 1
+
+
+def test_reference_map_places_new_atoms(tmp_path, perovskite_csv):
+    from ase.io import write
+
+    reference = tmp_path / "reference.extxyz"
+    write(reference, [perovskite("Sr", "Ti"), perovskite("Ba", "Zr"), perovskite("K", "Ta")])
+    out = tmp_path / "out"
+    result = run(
+        "explain", model_file(tmp_path, "site"), perovskite_csv, "-o", out,
+        "--reference", reference, "--element", "O", "--no-search", *FAST,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    environments = json.loads((out / "summary.json").read_text())["environments"]
+    assert environments["n_points"] == 9  # the map: the reference's 9 O atoms
+    assert environments["n_projected"] == 12  # this data's O atoms (max_points)
+    assert environments["reference"] == [str(reference)]
+    assert not (out / "search.csv").exists()

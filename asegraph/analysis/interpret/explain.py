@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -118,168 +119,211 @@ def explain(
     """
     from asegraph._utils.files import atomic_path
     from asegraph._utils.jsonsafe import write_json
-    from asegraph.analysis.interpret import elements as el
-    from asegraph.analysis.interpret import environments as env
-    from asegraph.analysis.interpret import figures
     from asegraph.analysis.interpret.representations import representations, site_values
-    from asegraph.analysis.interpret.search import TABLE_3_1, count_found, perovskite_search
-    from asegraph.analysis.interpret.sites import (
-        environment_energies,
-        perovskite_sites,
-        site_energy_table,
-    )
+    from asegraph.analysis.interpret.sites import perovskite_sites
     from asegraph.models import load
     from asegraph.models.inference import model_graphs
 
     if max_points < 4:
         raise ParameterError(f"max_points must be >= 4 (t-SNE needs points), got {max_points}")
     net = load(model)
-    out = Path(output)
     ids, structures, values, failed = read_inputs(sources, target, rows)
     if not structures:
         raise ParameterError(f"no readable structure in {list(map(str, sources))}: {failed}")
     ds = representations(net, structures, ids, progress=progress)
     failed.update(json.loads(ds.attrs["failed"]))
     kept = [ids.index(s) for s in ds["structure"].values.tolist()]
-    structures = [structures[k] for k in kept]
-    values = None if values is None else values[kept]
-    out.mkdir(parents=True, exist_ok=True)
-    with atomic_path(out / "representations.nc", suffix=".nc") as tmp:
+    run = _Run(
+        model=net,
+        ds=ds,
+        structures=[structures[k] for k in kept],
+        out=Path(output),
+        units=net.config.units[0] or "target units",
+        seed=seed,
+        max_points=max_points,
+        progress=progress,
+    )
+    run.out.mkdir(parents=True, exist_ok=True)
+    with atomic_path(run.out / "representations.nc", suffix=".nc") as tmp:
         ds.to_netcdf(tmp, engine="netcdf4")
-    units = net.config.units[0] or "target units"
+    run.files.append("representations.nc")
     summary: dict[str, Any] = {
-        "n_structures": len(structures),
+        "n_structures": len(run.structures),
         "n_atoms": int(ds.sizes["atom"]),
         "failed": failed,
         "readout": net.config.readout,
-        "files": ["representations.nc"],
+        "files": run.files,
     }
-
-    # elements (Fig. 3-3): PCA map and linear probes
-    symbols = ds["element"].values.tolist()
-    vectors = ds["element_embedding"].values
-    if len(symbols) >= 3:
-        coords, explained = el.element_pca(vectors, seed)
-        figures.element_map(coords, symbols, explained, out / "elements_pca.png")
-        summary["files"].append("elements_pca.png")
-        summary["probes"] = el.element_probes(vectors, symbols, n_random=n_random, seed=seed)
-        figures.probe_bars(summary["probes"], out / "probes.png")
-        summary["files"].append("probes.png")
-    else:
-        summary["probes"] = {}
-
+    summary["probes"] = _element_maps(run, n_random)
+    summary["environments"] = _environment_map(run, element, reference)
     has_sites = "site_value" in ds
-    if site_energies is None:
-        site_energies = has_sites
-    site = site_values(ds) if has_sites else None
+    if site_energies and not has_sites:
+        write_json(run.out / "summary.json", summary)
+        site_values(ds)  # raises the explanation, after the embeddings are written
+    graphs = model_graphs(net, run.structures, errors="raise")
+    labels = perovskite_sites(graphs)
+    is_perovskite = bool(np.mean([lab is not None for lab in labels]) >= 0.5)
+    if site_energies or (site_energies is None and has_sites):
+        summary.update(_site_energies(run, graphs, labels if is_perovskite else None))
+    if search or (search is None and is_perovskite):
+        true = None if values is None else values[kept]
+        summary["search"] = _search(run, labels, true)
+    run.files.append("summary.json")
+    write_json(run.out / "summary.json", summary)
+    return summary
 
-    # local environments (Fig. 3-5, 3-7, 3-9)
-    atom_symbols = ds["symbol"].values
+
+@dataclass
+class _Run:
+    """What the sections of one explanation share."""
+
+    model: Any
+    ds: Any  # the representations dataset
+    structures: list[Any]
+    out: Path
+    units: str
+    seed: int
+    max_points: int
+    progress: bool
+    files: list[str] = field(default_factory=list)
+    shells: dict = field(default_factory=dict)  # CrystalNN results, shared by two passes
+
+    def where(self, atoms: np.ndarray) -> list[tuple[int, int]]:
+        """(structure, atom-in-structure) of flat atom indices ``atoms``."""
+        ds = self.ds
+        return [
+            (int(ds["structure_index"].values[a]), int(ds["index_in_structure"].values[a]))
+            for a in atoms
+        ]
+
+
+def _element_maps(run: _Run, n_random: int) -> dict[str, Any]:
+    """Fig. 3-3: PCA map of v^(0) and the linear probes against random vectors."""
+    from asegraph.analysis.interpret import elements, figures
+
+    symbols = run.ds["element"].values.tolist()
+    vectors = run.ds["element_embedding"].values
+    if len(symbols) < 3:
+        return {}  # one or two elements: nothing to map or probe
+    coords, explained = elements.element_pca(vectors, run.seed)
+    figures.element_map(coords, symbols, explained, run.out / "elements_pca.png")
+    probes = elements.element_probes(vectors, symbols, n_random=n_random, seed=run.seed)
+    figures.probe_bars(probes, run.out / "probes.png")
+    run.files += ["elements_pca.png", "probes.png"]
+    return probes
+
+
+def _environment_map(
+    run: _Run, element: str | None, reference: Sequence[str | Path]
+) -> dict[str, Any]:
+    """Fig. 3-5, 3-7, 3-9: t-SNE of one element's v_i^(R), coloured; new atoms projected."""
+    from asegraph.analysis.interpret import environments as env
+    from asegraph.analysis.interpret import figures
+    from asegraph.analysis.interpret.representations import representations, site_values
+
+    ds = run.ds
+    symbols = ds["symbol"].values
     if element is None:
-        names, counts = np.unique(atom_symbols, return_counts=True)
+        names, counts = np.unique(symbols, return_counts=True)
         element = str(names[np.argmax(counts)])
-    last = ds["atom_vector"].values[:, -1]  # [N, A] v_i^(R)
-    where = np.stack([ds["structure_index"].values, ds["index_in_structure"].values], axis=1)
-    if reference:
+    projected = None
+    if reference:  # the map is the reference set's; this data is placed into it
         r_ids, r_structures, _, _ = read_inputs(reference)
-        rds = representations(net, r_structures, r_ids, progress=progress)
-        r_structures = [r_structures[r_ids.index(s)] for s in rds["structure"].values.tolist()]
-        chosen = env.sample_atoms(rds["symbol"].values, element, max_points, seed)
-        r_where = np.stack([rds["structure_index"].values, rds["index_in_structure"].values], 1)
-        map_vectors = rds["atom_vector"].values[chosen, -1]
-        map_site = site_values(rds)[chosen] if has_sites else None
-        map_structures, map_where = r_structures, r_where[chosen]
-        new = env.sample_atoms(atom_symbols, element, max_points, seed)
-        coords_2d = env.environment_map(map_vectors, seed)
-        projected = env.project(map_vectors, coords_2d, last[new])
+        map_ds = representations(run.model, r_structures, r_ids, progress=run.progress)
+        map_structures = [r_structures[r_ids.index(s)] for s in map_ds["structure"].values]
+        new = env.sample_atoms(symbols, element, run.max_points, run.seed)
+        cache = None  # other structures: nothing to share with the site-energy pass
     else:
-        chosen = env.sample_atoms(atom_symbols, element, max_points, seed)
-        map_vectors, map_site = last[chosen], (site[chosen] if has_sites else None)
-        map_structures, map_where = structures, where[chosen]
-        coords_2d, projected = env.environment_map(map_vectors, seed), None
-    shells_known: dict = {}  # CrystalNN results shared by the two coordination passes
-    shell = env.coordination(
-        map_structures, [tuple(w) for w in map_where], progress, None if reference else shells_known
-    )
+        map_ds, map_structures, new, cache = ds, run.structures, None, run.shells
+    chosen = env.sample_atoms(map_ds["symbol"].values, element, run.max_points, run.seed)
+    vectors = map_ds["atom_vector"].values[chosen, -1]  # [n, A] v_i^(R)
+    coords = env.environment_map(vectors, run.seed)
+    if new is not None:
+        projected = env.project(vectors, coords, ds["atom_vector"].values[new, -1])
+    where = [
+        (int(map_ds["structure_index"].values[a]), int(map_ds["index_in_structure"].values[a]))
+        for a in chosen
+    ]
+    shell = env.coordination(map_structures, where, run.progress, cache)
+    site = site_values(map_ds)[chosen] if "site_value" in map_ds else None
     colours = {
-        f"E_i ({units})": map_site,
+        f"E_i ({run.units})": site,
         "coordination number (CrystalNN)": shell["cn"].astype(float),
         "octahedral order parameter": shell["oct"],
         "tetrahedral order parameter": shell["tet"],
     }
-    figures.environment_maps(
-        coords_2d, colours, out / f"environments_{element}.png",
-        f"local environments of {element} (t-SNE of v_i^(R))", projected,
-    )  # fmt: skip
-    summary["files"].append(f"environments_{element}.png")
-    summary["environments"] = {
+    name = f"environments_{element}.png"
+    title = f"local environments of {element} (t-SNE of v_i^(R))"
+    figures.environment_maps(coords, colours, run.out / name, title, projected)
+    run.files.append(name)
+    return {
         "element": element,
         "n_points": len(chosen),
         "reference": [str(r) for r in reference],
+        "n_projected": 0 if projected is None else len(projected),
         "coordination_numbers": dict(zip(*np.unique(shell["cn"], return_counts=True))),
     }
 
-    # site energies (Fig. 3-4, 3-10, 3-11)
-    if site_energies and not has_sites:
-        write_json(out / "summary.json", summary)
-        site_values(ds)  # raises the explanation, after the embeddings are written
-    graphs = model_graphs(net, structures, errors="raise")
-    labels = perovskite_sites(graphs)
-    is_perovskite = np.mean([lab is not None for lab in labels]) >= 0.5
-    if site_energies:
-        if is_perovskite:
-            classes = np.concatenate(
-                [lab if lab is not None else [None] * g.n_atoms for lab, g in zip(labels, graphs)]
-            )
-        else:
-            classes = np.full(len(site), "all", dtype=object)
-        table = site_energy_table(atom_symbols, classes, site)
-        summary["site_energies"] = table
-        for name in sorted(k for k in table if k != "X"):
-            means = {s: v["mean"] for s, v in table[name].items()}
-            where_ = "the " + name + " site" if is_perovskite else "any site"
-            figures.periodic_table(
-                means, out / f"site_energy_{name}.png",
-                f"mean site energy E_i on {where_}", f"E_i ({units})",
-            )  # fmt: skip
-            summary["files"].append(f"site_energy_{name}.png")
-        sample = np.sort(
-            np.random.default_rng(seed).choice(len(site), min(max_points, len(site)), replace=False)
-        )
-        shells = env.coordination(
-            structures, [tuple(w) for w in where[sample]], progress, shells_known
-        )
-        pairs = environment_energies(atom_symbols[sample], shells["neighbors"], site[sample])
-        figures.pair_matrix(pairs, out / "environment_pairs.png", f"mean E_i ({units})")
-        summary["files"].append("environment_pairs.png")
-        anions = [a for a in ("O", "S") if any(n == a for _, n in pairs)]
-        if anions:
-            figures.anion_environments(pairs, anions, out / "anion_environments.png")
-            summary["files"].append("anion_environments.png")
-        ranked = sorted(
-            ({"centre": c, "neighbour": n, **e} for (c, n), e in pairs.items() if e["weight"] >= 2),
-            key=lambda e: e["mean"],
-        )
-        summary["most_stable_environments"] = ranked[:10]
-        summary["least_stable_environments"] = ranked[::-1][:10]
 
-    # combinatorial search (ch. 3.3.2)
-    if search is None:
-        search = bool(is_perovskite)
-    if search:
-        ranked = perovskite_search(net, structures, labels, ds["structure"].values.tolist(), values)
-        found = count_found(ranked, TABLE_3_1, 30)
-        summary["search"] = {
-            "n_candidates": len(ranked),
-            "top30": ranked[:30],
-            "table_3_1_in_top30": found,
-            "n_in_dataset": sum(c["in_dataset"] is not None for c in ranked),
-        }
-        _write_csv(out / "search.csv", ranked)
-        summary["files"].append("search.csv")
-    summary["files"].append("summary.json")
-    write_json(out / "summary.json", summary)
-    return summary
+def _site_energies(run: _Run, graphs: list, labels: list | None) -> dict[str, Any]:
+    """Fig. 3-4, 3-10, 3-11: E_i per element and site, per (centre, neighbour) pair."""
+    from asegraph.analysis.interpret import environments as env
+    from asegraph.analysis.interpret import figures
+    from asegraph.analysis.interpret.representations import site_values
+    from asegraph.analysis.interpret.sites import environment_energies, site_energy_table
+
+    site = site_values(run.ds)
+    symbols = run.ds["symbol"].values
+    if labels is not None:  # perovskites: A/B/X by coordination
+        classes = np.concatenate(
+            [lab if lab is not None else [None] * g.n_atoms for lab, g in zip(labels, graphs)]
+        )
+    else:
+        classes = np.full(len(site), "all", dtype=object)
+    table = site_energy_table(symbols, classes, site)
+    for name in sorted(k for k in table if k != "X"):
+        means = {s: v["mean"] for s, v in table[name].items()}
+        where = f"the {name} site" if labels is not None else "any site"
+        title = f"mean site energy E_i on {where}"
+        figures.periodic_table(
+            means, run.out / f"site_energy_{name}.png", title, f"E_i ({run.units})"
+        )
+        run.files.append(f"site_energy_{name}.png")
+    rng = np.random.default_rng(run.seed)
+    sample = np.sort(rng.choice(len(site), min(run.max_points, len(site)), replace=False))
+    shells = env.coordination(run.structures, run.where(sample), run.progress, run.shells)
+    pairs = environment_energies(symbols[sample], shells["neighbors"], site[sample])
+    figures.pair_matrix(pairs, run.out / "environment_pairs.png", f"mean E_i ({run.units})")
+    run.files.append("environment_pairs.png")
+    anions = [a for a in ("O", "S") if any(n == a for _, n in pairs)]
+    if anions:
+        figures.anion_environments(pairs, anions, run.out / "anion_environments.png")
+        run.files.append("anion_environments.png")
+    ranked = sorted(
+        ({"centre": c, "neighbour": n, **e} for (c, n), e in pairs.items() if e["weight"] >= 2),
+        key=lambda e: e["mean"],
+    )
+    return {
+        "site_energies": table,
+        "most_stable_environments": ranked[:10],
+        "least_stable_environments": ranked[::-1][:10],
+    }
+
+
+def _search(run: _Run, labels: list, true: np.ndarray | None) -> dict[str, Any]:
+    """Ch. 3.3.2: the ABX3 combinatorial search, ranked, with Table 3.1 hits."""
+    from asegraph.analysis.interpret.search import TABLE_3_1, count_found, perovskite_search
+
+    ids = run.ds["structure"].values.tolist()
+    ranked = perovskite_search(run.model, run.structures, labels, ids, true)
+    _write_csv(run.out / "search.csv", ranked)
+    run.files.append("search.csv")
+    return {
+        "n_candidates": len(ranked),
+        "top30": ranked[:30],
+        "table_3_1_in_top30": count_found(ranked, TABLE_3_1, 30),
+        "n_in_dataset": sum(c["in_dataset"] is not None for c in ranked),
+    }
 
 
 def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
