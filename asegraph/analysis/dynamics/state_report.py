@@ -296,7 +296,8 @@ def plot_transport(ds: xr.Dataset, path: str | Path) -> Path:
     ):
         if name in ds:
             series.append((name, label))
-    figure, ax = new_figure(figsize=(max(4.5, 0.45 * k * k * len(series)), 3.2))
+    # wide enough for K*K groups of bars, capped so that K = 4 stays readable on a page
+    figure, ax = new_figure(figsize=(min(12.0, max(4.5, 0.25 * k * k * len(series))), 3.2))
     x = np.arange(k * k)
     width = 0.8 / len(series)
     for n, (name, label) in enumerate(series):
