@@ -33,7 +33,7 @@ def test_build_system_neutral_bonded_no_overlap(small):
     assert vol / a.get_volume() == pytest.approx(0.35)
 
 
-@pytest.mark.parametrize("coulomb", ["ewald", "dsf"])
+@pytest.mark.parametrize("coulomb", ["pme", "ewald", "dsf"])
 def test_forces_match_finite_differences(small, coulomb):
     a = small.copy()
     a.rattle(0.05, seed=1)
@@ -42,19 +42,22 @@ def test_forces_match_finite_differences(small, coulomb):
     idx = list(range(0, len(a), 5)) + list(np.flatnonzero(a.get_initial_charges()))
     fd = calculate_numerical_forces(a, eps=1e-5, iatoms=idx)
     np.testing.assert_allclose(f[idx], fd, atol=1e-6 * max(1.0, np.abs(fd).max()))
-    assert abs(f.sum(axis=0)).max() < 1e-8  # Newton's third law
+    # Newton's third law; SPME's analytic mesh forces conserve momentum only to its accuracy
+    assert abs(f.sum(axis=0)).max() < (1e-5 * np.abs(f).sum() if coulomb == "pme" else 1e-8)
     assert a.get_potential_energies().sum() == pytest.approx(a.get_potential_energy())
 
 
-def test_translation_invariance_and_skin_reuse(small):
+@pytest.mark.parametrize("coulomb,tol", [("ewald", 1e-9), ("pme", 1e-4)])
+def test_translation_invariance_and_skin_reuse(small, coulomb, tol):
+    # the mesh breaks exact translation invariance of PME at its accuracy level
     a = small.copy()
-    a.calc = CGForceField()
+    a.calc = CGForceField(coulomb=coulomb)
     e0, f0 = a.get_potential_energy(), a.get_forces()
     b = a.copy()
-    b.calc = CGForceField()
+    b.calc = CGForceField(coulomb=coulomb)
     b.translate([7.3, -2.1, 40.0])  # outside the box: wrapped internally
-    assert b.get_potential_energy() == pytest.approx(e0, abs=1e-9)
-    np.testing.assert_allclose(b.get_forces(), f0, atol=1e-9)
+    assert b.get_potential_energy() == pytest.approx(e0, abs=tol)
+    np.testing.assert_allclose(b.get_forces(), f0, atol=tol)
     calc = a.calc
     a.positions += 0.3  # uniform shift below skin/2: list reused
     a.get_forces()
@@ -72,12 +75,12 @@ def test_ewald_matches_pymatgen_and_dsf_error_is_stated(small):
 def test_forcefield_errors(small):
     a = small.copy()
     a.calc = CGForceField(coulomb="pppm")
-    with pytest.raises(CalculatorSetupError, match="coulomb must be 'ewald' or 'dsf'"):
+    with pytest.raises(CalculatorSetupError, match="coulomb must be 'pme', 'ewald' or 'dsf'"):
         a.get_forces()
     b = small.copy()
     b.set_initial_charges(b.get_initial_charges() + 0.01)
     b.calc = CGForceField()
-    with pytest.raises(CalculatorSetupError, match="Ewald needs a neutral system"):
+    with pytest.raises(CalculatorSetupError, match="Ewald/PME needs a neutral system"):
         b.get_forces()
     c = small.copy()
     del c.arrays["bead_type"]
@@ -120,7 +123,7 @@ def test_settings_errors():
     with pytest.raises(ParameterError, match="timestep_fs must be > 0"):
         CGMDSettings(timestep_fs=0)
     with pytest.raises(ParameterError, match="coulomb must be"):
-        CGMDSettings(coulomb="pme")
+        CGMDSettings(coulomb="pppm")
 
 
 TINY = dict(

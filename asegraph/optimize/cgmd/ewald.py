@@ -122,32 +122,47 @@ def ewald_coulomb(atoms: Atoms, dielectric: float) -> tuple[float, np.ndarray]:
     return float(ew.total_energy) / dielectric, forces
 
 
-def coulomb_error_vs_ewald(atoms: Atoms, **ff_params) -> CoulombAccuracy:
-    """Compare the Coulomb forces and energy of :class:`CGForceField` with pymatgen's Ewald.
+def coulomb_error_vs_ewald(atoms: Atoms, *, backend: str = "ase", **ff_params) -> CoulombAccuracy:
+    """Compare the Coulomb forces and energy of a backend with pymatgen's Ewald.
 
     Parameters
     ----------
     atoms : ase.Atoms
         A CG system (see :func:`~asegraph.optimize.cgmd.model.build_system`).
+    backend : {"ase", "lammps"}
+        :class:`CGForceField`, or LAMMPS (``run 0``) with the same settings.
     **ff_params
         :class:`CGForceField` parameters (``coulomb``, ``coulomb_cutoff``,
-        ``dsf_alpha``, ``ewald_accuracy``, ``dielectric``).
+        ``dsf_alpha``, ``ewald_accuracy``, ``pme_order``, ``dielectric``).
 
     Returns
     -------
     CoulombAccuracy
     """
     from asegraph.optimize.cgmd.forcefield import CGForceField
+    from asegraph.optimize.cgmd.model import BEAD_TYPES
 
     probe = atoms.copy()
     probe.info.pop("bonds", None)  # Coulomb only: no bonds, LJ switched off
-    calc = CGForceField(**ff_params)
-    calc.parameters.epsilon_kcal = np.zeros((4, 4))
-    calc.parameters.sigma = np.ones((4, 4))
-    probe.calc = calc
-    f_dsf = probe.get_forces()
-    e_dsf = probe.get_potential_energy()
-    e_ew, f_ew = ewald_coulomb(atoms, calc.parameters.dielectric)
+    probe.info["cg_params"] = dict(
+        probe.info.get("cg_params", {}),
+        **{f"eps_{a}_{b}": 0.0 for a in BEAD_TYPES for b in BEAD_TYPES},
+    )
+    if backend == "lammps":
+        from asegraph.optimize.cgmd.lammps import lammps_energy_forces
+
+        e_dsf, f_dsf = lammps_energy_forces(probe, **ff_params)
+        dielectric = ff_params.get("dielectric", CGForceField.default_parameters["dielectric"])
+    elif backend == "ase":
+        probe.calc = calc = CGForceField(**ff_params)
+        f_dsf = probe.get_forces()
+        e_dsf = probe.get_potential_energy()
+        dielectric = calc.parameters.dielectric
+    else:
+        raise ValueError(
+            f"coulomb_error_vs_ewald: backend must be 'ase' or 'lammps', got {backend!r}"
+        )
+    e_ew, f_ew = ewald_coulomb(atoms, dielectric)
     charged = np.flatnonzero(atoms.get_initial_charges() != 0)
     err = np.sqrt(np.mean(np.sum((f_dsf[charged] - f_ew[charged]) ** 2, axis=1)))
     ref = np.sqrt(np.mean(np.sum(f_ew[charged] ** 2, axis=1)))
