@@ -17,8 +17,14 @@ The Nernst–Einstein values (no cross-correlations) are reported beside them::
 The trajectory is cut into ``n_blocks`` contiguous blocks; in each, slopes are
 least-squares fits over a lag window (fractions of the block length); each
 number is the mean over blocks and its uncertainty the standard error of that
-mean.  Mean
-squared displacements use the FFT algorithm of :mod:`tidynamics`.
+mean.  Mean squared displacements use the FFT algorithm of :mod:`tidynamics`.
+
+Diffusive regime: the slopes are Einstein coefficients only where the MSD grows
+linearly in the lag.  For each species the log-log slope
+d ln MSD / d ln τ of the self MSD over the fit window is recorded
+(``msd_slope_cation``, ``msd_slope_anion``; 1 = diffusive, < 1 sub-diffusive
+cage motion, up to 2 ballistic) with the window in ps, and ``diffusive`` is
+true when both lie in ``diffusive_range`` (default 0.85–1.15).
 Conductivities are in S/cm, diffusion coefficients in Å²/ps.
 """
 
@@ -58,17 +64,30 @@ class TransportResult:
     d_anion: float
     fit_window_ps: tuple[float, float]
     n_blocks: int
+    msd_slope_cation: float = float("nan")
+    msd_slope_anion: float = float("nan")
+    diffusive: bool = False
+    diffusive_range: tuple[float, float] = (0.85, 1.15)
     estimator: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         """Plain-float dict for JSON."""
         d = asdict(self)
         d["fit_window_ps"] = list(self.fit_window_ps)
+        d["diffusive_range"] = list(self.diffusive_range)
+        d["diffusive"] = bool(self.diffusive)
         return d
 
 
 def _slope(t: np.ndarray, y: np.ndarray) -> float:
     return float(np.polyfit(t, y, 1)[0])
+
+
+def _loglog_slope(t: np.ndarray, y: np.ndarray) -> float:
+    """d ln y / d ln t over the window (NaN if some y <= 0)."""
+    if (y <= 0).any():
+        return float("nan")
+    return float(np.polyfit(np.log(t), np.log(y), 1)[0])
 
 
 def _msd_collective(x: np.ndarray) -> np.ndarray:
@@ -108,6 +127,8 @@ def _coefficients(
         k: _slope(lags, v)
         for k, v in dict(cc=m_cc, aa=m_aa, ca=m_ca, self_c=self_c, self_a=self_a).items()
     }
+    s["loglog_c"] = _loglog_slope(lags, self_c)
+    s["loglog_a"] = _loglog_slope(lags, self_a)
     s["sigma"] = q_cat**2 * s["cc"] + 2 * q_cat * q_ani * s["ca"] + q_ani**2 * s["aa"]
     s["sigma_li"] = q_cat**2 * s["cc"] + q_cat * q_ani * s["ca"]
     return s
@@ -122,6 +143,7 @@ def onsager_transport(
     temperature_K: float,
     fit_window: tuple[float, float] = (0.05, 0.25),
     n_blocks: int = 4,
+    diffusive_range: tuple[float, float] = (0.85, 1.15),
 ) -> TransportResult:
     """σ, t_Li, σ_Li (Onsager, with cross-correlations) and Nernst–Einstein values.
 
@@ -143,6 +165,8 @@ def onsager_transport(
         Lag window as fractions of the block length.
     n_blocks : int
         Contiguous blocks for the standard errors (>= 2).
+    diffusive_range : (float, float)
+        Log-log MSD slopes counted as diffusive (both species).
 
     Returns
     -------
@@ -169,6 +193,10 @@ def onsager_transport(
         )
     if n_blocks < 2:
         raise ParameterError(f"transport: n_blocks must be >= 2, got {n_blocks}")
+    if not (0.0 < diffusive_range[0] < 1.0 < diffusive_range[1]):
+        raise ParameterError(
+            f"transport: diffusive_range must satisfy 0 < low < 1 < high, got {diffusive_range}"
+        )
     for name, v in (
         ("timestep_fs", timestep_fs),
         ("volume", volume),
@@ -210,6 +238,9 @@ def onsager_transport(
     sigma_ne = float(ne.sum())
     t_ne = float(ne[0] / sigma_ne) if sigma_ne != 0 else float("nan")
     total_ps = size * timestep_fs / 1000.0
+    slope_c, slope_a = full["loglog_c"], full["loglog_a"]
+    lo_d, hi_d = diffusive_range
+    diffusive = bool(lo_d <= slope_c <= hi_d and lo_d <= slope_a <= hi_d)
     return TransportResult(
         sigma=float(sigma),
         sigma_err=err("sigma", pref),
@@ -224,6 +255,10 @@ def onsager_transport(
         d_anion=float(d_a * 1000.0),
         fit_window_ps=(fit_window[0] * total_ps, fit_window[1] * total_ps),
         n_blocks=n_blocks,
+        msd_slope_cation=slope_c,
+        msd_slope_anion=slope_a,
+        diffusive=diffusive,
+        diffusive_range=(float(lo_d), float(hi_d)),
         estimator={
             "sigma": "Einstein-Helfand (Onsager, with cross-correlations), linear fit",
             "t_li": "Onsager: (L++ + q-/q+ L+-) / sum",
@@ -232,5 +267,6 @@ def onsager_transport(
             "t_li_ne": "Nernst-Einstein",
             "sigma_li_ne": "sigma_ne * t_li_ne",
             "errors": f"mean and standard error over {n_blocks} contiguous blocks",
+            "msd_slope": "d ln MSD / d ln lag of the self MSD over the fit window, block mean",
         },
     )

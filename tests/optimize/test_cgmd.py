@@ -175,3 +175,21 @@ def test_more_forcefield_and_settings_errors(small):
         b.get_forces()
     with pytest.raises(ParameterError, match="n_equil must be >= 0"):
         CGMDSettings(n_equil=-1)
+
+
+def test_diffusive_flag_extend_and_fail():
+    params = dict(PEO_LITFSI_REFERENCE, c_salt=0.15)
+    strict = dict(TINY, diffusive_range=[0.999, 1.001])  # practically never met
+    res = run_cgmd(params, strict, seed=0)
+    assert res["diffusive"] is False and res["n_extensions"] == 0
+    assert np.isfinite(res["msd_slope_cation"]) and np.isfinite(res["msd_slope_anion"])
+    assert res["fit_window_ps"][1] > res["fit_window_ps"][0] > 0
+    ext = run_cgmd(params, dict(strict, non_diffusive="extend", max_extensions=1), seed=0)
+    assert ext["n_extensions"] == 1 and ext["n_prod_steps"] == 2 * TINY["n_prod"]
+    assert ext["production_ps"] == pytest.approx(2 * TINY["n_prod"] * 4.0 / 1000)
+    with pytest.raises(SimulationFailed, match="not diffusive in the fit window"):
+        run_cgmd(params, dict(strict, non_diffusive="fail"), seed=0)
+    with pytest.raises(ParameterError, match="non_diffusive must be"):
+        CGMDSettings(non_diffusive="ignore")
+    with pytest.raises(ParameterError, match="diffusive_range must be"):
+        CGMDSettings(diffusive_range=[1.1, 1.2])

@@ -78,3 +78,22 @@ def test_pppm_coulomb_forces_within_1e4_of_pymatgen(system):
     # is ~100x looser: the conversion is what makes 1e-5 mean 1e-5 here
     acc = lammps_mod.lammps_kspace_accuracy(system, 1e-5, 5.0, 20.0)
     assert 1e-9 < acc < 1e-6
+
+
+def test_lammps_extends_the_same_trajectory():
+    from asegraph.optimize.cgmd.md import run_cgmd
+
+    tiny = dict(n_chains=3, chain_length=8, n_minimize=50, n_equil=100, n_prod=320, stride=10)
+    res = run_cgmd(
+        dict(PEO_LITFSI_REFERENCE, c_salt=0.15),
+        dict(
+            tiny,
+            backend="lammps",
+            diffusive_range=[0.999, 1.001],
+            non_diffusive="extend",
+            max_extensions=1,
+        ),
+        seed=0,
+    )
+    assert res["n_extensions"] == 1 and res["n_prod_steps"] == 640
+    assert np.isfinite(res["sigma_li"])

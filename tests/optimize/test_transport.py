@@ -77,3 +77,29 @@ def test_transport_errors():
         onsager_transport(np.zeros((4, 2, 3)), [1.0, -1.0], **kw)
     with pytest.raises(ParameterError, match="one charge value per species"):
         onsager_transport(np.zeros((50, 3, 3)), [1.0, 2.0, -1.0], **kw)
+
+
+def test_msd_loglog_slopes_flag_non_diffusive_motion():
+    rng = np.random.default_rng(2)
+    n, frames = 8, 2000
+    q = np.r_[np.ones(n), -np.ones(n)]
+    brown = np.concatenate([_brownian(rng, frames, n, 0.02), _brownian(rng, frames, n, 0.01)], 1)
+    res = onsager_transport(brown, q, timestep_fs=DT, volume=VOL, temperature_K=T)
+    assert res.msd_slope_cation == pytest.approx(1.0, abs=0.1)
+    assert res.msd_slope_anion == pytest.approx(1.0, abs=0.1)
+    assert res.diffusive and res.to_dict()["diffusive"] is True
+    # ballistic cations (constant velocities): slope 2
+    t = np.arange(frames)[:, None, None] * DT
+    ballistic = brown.copy()
+    ballistic[:, :n] = rng.standard_normal((1, n, 3)) * 0.01 * t
+    res = onsager_transport(ballistic, q, timestep_fs=DT, volume=VOL, temperature_K=T)
+    assert res.msd_slope_cation == pytest.approx(2.0, abs=0.05) and not res.diffusive
+    # caged anions (bounded rattling): slope near 0
+    caged = brown.copy()
+    caged[:, n:] = 0.3 * rng.standard_normal((frames, n, 3))
+    res = onsager_transport(caged, q, timestep_fs=DT, volume=VOL, temperature_K=T)
+    assert res.msd_slope_anion < 0.3 and not res.diffusive
+    with pytest.raises(ParameterError, match="diffusive_range must satisfy"):
+        onsager_transport(
+            brown, q, timestep_fs=DT, volume=VOL, temperature_K=T, diffusive_range=(1.2, 1.5)
+        )

@@ -298,7 +298,7 @@ def lammps_energy_forces(atoms, **ff_params) -> tuple[float, np.ndarray]:
 
 
 def run_lammps_md(
-    atoms, settings, *, seed: int, timing: dict | None = None
+    atoms, settings, *, seed: int, timing: dict | None = None, extend=None
 ) -> tuple[np.ndarray, float]:
     """Langevin MD in LAMMPS; ion frames ``[F, n_ions, 3]`` (Å, unwrapped) and s/step.
 
@@ -311,7 +311,11 @@ def run_lammps_md(
     seed : int
         Seed of the initial velocities and of the Langevin noise.
     timing : dict, optional
-        Receives ``cpu_per_step`` (process CPU seconds per production step).
+        Receives ``cpu_per_step`` (process CPU seconds per production step) and
+        ``n_prod`` (production steps run).
+    extend : callable, optional
+        Called with the frames after production; returns how many more steps
+        to run (0 to stop).  LAMMPS continues the same trajectory.
     """
     lmp = open_lammps()
     ions = np.flatnonzero(atoms.get_initial_charges() != 0)
@@ -333,14 +337,22 @@ def run_lammps_md(
                     f"run {settings.n_equil}",
                     "group ions type 1 2",
                     f"dump ions ions custom {settings.stride} {tmp / 'ions.dump'} id xu yu zu",
-                    "dump_modify ions sort id format float %.10g",
+                    "dump_modify ions sort id format float %.10g flush yes",
                 ]
             )
             t0, c0 = time.perf_counter(), time.process_time()
             lmp.command(f"run {settings.n_prod}")
-            per_step = (time.perf_counter() - t0) / max(settings.n_prod, 1)
+            n_prod = settings.n_prod
+            while extend is not None:
+                more = int(extend(_read_dump(tmp / "ions.dump", len(ions))[1:]))
+                if more <= 0:
+                    break
+                lmp.command(f"run {more}")
+                n_prod += more
+            per_step = (time.perf_counter() - t0) / max(n_prod, 1)
             if timing is not None:
-                timing["cpu_per_step"] = (time.process_time() - c0) / max(settings.n_prod, 1)
+                timing["cpu_per_step"] = (time.process_time() - c0) / max(n_prod, 1)
+                timing["n_prod"] = n_prod
             lmp.command("undump ions")
             frames = _read_dump(tmp / "ions.dump", len(ions))
     finally:
@@ -350,9 +362,15 @@ def run_lammps_md(
 
 
 def _read_dump(path: Path, n: int) -> np.ndarray:
+    """Ion positions ``[F, n, 3]`` of a custom dump, one frame per time step."""
     lines = path.read_text().splitlines()
     block = 9 + n
     n_frames = len(lines) // block
-    rows = [lines[f * block + 9 : (f + 1) * block] for f in range(n_frames)]
+    seen, rows = set(), []
+    for f in range(n_frames):
+        step = lines[f * block + 1].strip()
+        if step not in seen:  # a continued run may repeat its first step
+            seen.add(step)
+            rows.append(lines[f * block + 9 : (f + 1) * block])
     data = np.array([[list(map(float, r.split())) for r in fr] for fr in rows])
     return data[:, :, 1:4]

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, fields
 
 import numpy as np
@@ -75,6 +75,18 @@ class CGMDSettings:
         Transport fit window, fractions of the block length.
     n_blocks : int
         Blocks for transport uncertainties.
+    diffusive_range : (float, float)
+        Log-log MSD slopes (Li and anion, over the fit window) counted as
+        diffusive; recorded as ``msd_slope_cation``/``msd_slope_anion`` and
+        ``diffusive`` in every result.
+    non_diffusive : {"flag", "extend", "fail"}
+        What a non-diffusive evaluation does: only flagged (``diffusive =
+        false`` in the result), extended (the trajectory continues, doubling
+        the production each time, at most ``max_extensions`` times; the flag
+        stays false if it never became diffusive), or failed
+        (:class:`SimulationFailed`, recorded as a failed evaluation).
+    max_extensions : int
+        Most extensions with ``non_diffusive = "extend"``.
     backend : {"ase", "lammps"}
         MD engine.
     threads : int
@@ -104,6 +116,9 @@ class CGMDSettings:
     fit_start: float = 0.05
     fit_end: float = 0.25
     n_blocks: int = 4
+    diffusive_range: tuple[float, float] = (0.85, 1.15)
+    non_diffusive: str = "flag"
+    max_extensions: int = 2
     backend: str = "ase"
 
     def __post_init__(self) -> None:
@@ -130,6 +145,23 @@ class CGMDSettings:
             raise ParameterError(
                 f"simulation.ewald_accuracy must be in (0, 1), got {self.ewald_accuracy}; "
                 "1e-5 is the default"
+            )
+        if self.non_diffusive not in ("flag", "extend", "fail"):
+            raise ParameterError(
+                f"simulation.non_diffusive must be 'flag', 'extend' or 'fail', "
+                f"got {self.non_diffusive!r}"
+            )
+        self.diffusive_range = tuple(float(v) for v in self.diffusive_range)
+        if len(self.diffusive_range) != 2 or not (
+            0 < self.diffusive_range[0] < 1 < self.diffusive_range[1]
+        ):
+            raise ParameterError(
+                f"simulation.diffusive_range must be [low, high] with 0 < low < 1 < high, "
+                f"got {list(self.diffusive_range)}"
+            )
+        if self.max_extensions < 0:
+            raise ParameterError(
+                f"simulation.max_extensions must be >= 0, got {self.max_extensions}"
             )
         if self.pme_order not in (4, 6):
             raise ParameterError(f"simulation.pme_order must be 4 or 6, got {self.pme_order}")
@@ -167,7 +199,9 @@ class CGMDSettings:
         return {k: getattr(self, k) for k in keys}
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        d["diffusive_range"] = list(self.diffusive_range)
+        return d
 
 
 def prepare_system(params: Mapping[str, float], settings: CGMDSettings, *, seed: int):
@@ -184,12 +218,20 @@ def prepare_system(params: Mapping[str, float], settings: CGMDSettings, *, seed:
 
 
 def run_ase_md(
-    atoms, settings: CGMDSettings, *, seed: int, timing: dict | None = None
+    atoms,
+    settings: CGMDSettings,
+    *,
+    seed: int,
+    timing: dict | None = None,
+    extend: Callable[[np.ndarray], int] | None = None,
 ) -> tuple[np.ndarray, float]:
     """Langevin MD with the ASE calculator; returns ion frames ``[F, n_ions, 3]`` (Å) and s/step.
 
     ``timing``, if given, receives ``cpu_per_step`` (process CPU seconds per
-    production step: unlike wall time, not inflated by other jobs on the machine).
+    production step: unlike wall time, not inflated by other jobs on the machine)
+    and ``n_prod`` (production steps run).  ``extend``, if given, is called with
+    the frames after production and returns how many more steps to run (0 to
+    stop); the trajectory continues, it is not restarted.
     """
     from ase import units
     from ase.constraints import FixCom
@@ -218,9 +260,14 @@ def run_ase_md(
     dyn.attach(record, interval=settings.stride)
     t0, c0 = time.perf_counter(), time.process_time()
     _run_checked(dyn, atoms, settings.n_prod)
-    per_step = (time.perf_counter() - t0) / max(settings.n_prod, 1)
+    n_prod = settings.n_prod
+    while extend is not None and (more := int(extend(np.array(frames[1:])))) > 0:
+        _run_checked(dyn, atoms, more)
+        n_prod += more
+    per_step = (time.perf_counter() - t0) / max(n_prod, 1)
     if timing is not None:
-        timing["cpu_per_step"] = (time.process_time() - c0) / max(settings.n_prod, 1)
+        timing["cpu_per_step"] = (time.process_time() - c0) / max(n_prod, 1)
+        timing["n_prod"] = n_prod
     return np.array(frames[1:] if len(frames) > 1 else frames), per_step
 
 
@@ -264,24 +311,48 @@ def run_cgmd(
     atoms = prepare_system(params, settings, seed=seed)
     if not np.isfinite(atoms.get_potential_energy()):
         raise SimulationFailed("minimisation produced a non-finite energy")
+    q = atoms.get_initial_charges()
+
+    def analyse(frames: np.ndarray):
+        if not np.isfinite(frames).all():
+            raise SimulationFailed("MD produced non-finite ion positions")
+        return onsager_transport(
+            frames,
+            q[q != 0],
+            timestep_fs=settings.timestep_fs * settings.stride,
+            volume=atoms.get_volume(),
+            temperature_K=settings.temperature_K,
+            fit_window=(settings.fit_start, settings.fit_end),
+            n_blocks=settings.n_blocks,
+            diffusive_range=tuple(settings.diffusive_range),
+        )
+
+    n_ext = 0
+
+    def extend(frames: np.ndarray) -> int:
+        # continue the trajectory (doubling production) while it is not diffusive
+        nonlocal n_ext
+        if n_ext >= settings.max_extensions or analyse(frames).diffusive:
+            return 0
+        n_ext += 1
+        return settings.n_prod * 2 ** (n_ext - 1)
+
+    timing: dict = {}
+    ext = extend if settings.non_diffusive == "extend" else None
     if settings.backend == "lammps":
         from asegraph.optimize.cgmd.lammps import run_lammps_md
 
-        frames, per_step = run_lammps_md(atoms, settings, seed=seed)
+        frames, per_step = run_lammps_md(atoms, settings, seed=seed, timing=timing, extend=ext)
     else:
-        frames, per_step = run_ase_md(atoms, settings, seed=seed)
-    if not np.isfinite(frames).all():
-        raise SimulationFailed("MD produced non-finite ion positions")
-    q = atoms.get_initial_charges()
-    res = onsager_transport(
-        frames,
-        q[q != 0],
-        timestep_fs=settings.timestep_fs * settings.stride,
-        volume=atoms.get_volume(),
-        temperature_K=settings.temperature_K,
-        fit_window=(settings.fit_start, settings.fit_end),
-        n_blocks=settings.n_blocks,
-    )
+        frames, per_step = run_ase_md(atoms, settings, seed=seed, timing=timing, extend=ext)
+    res = analyse(frames)
+    if settings.non_diffusive == "fail" and not res.diffusive:
+        raise SimulationFailed(
+            f"not diffusive in the fit window {res.fit_window_ps} ps: MSD log-log slopes "
+            f"Li {res.msd_slope_cation:.2f}, anion {res.msd_slope_anion:.2f} outside "
+            f"{tuple(settings.diffusive_range)}; run longer (n_prod) or set "
+            "non_diffusive = 'extend'"
+        )
     out = res.to_dict()
     if not all(math.isfinite(out[k]) for k in ("sigma", "sigma_li", "t_li")):
         raise SimulationFailed(f"transport analysis gave non-finite values: {out}")
@@ -291,6 +362,10 @@ def run_cgmd(
         n_beads=len(atoms),
         n_ions=int((q != 0).sum()),
         seconds_per_step=per_step,
+        cpu_seconds_per_step=timing.get("cpu_per_step", math.nan),
+        n_prod_steps=int(timing.get("n_prod", settings.n_prod)),
+        n_extensions=n_ext,
+        production_ps=timing.get("n_prod", settings.n_prod) * settings.timestep_fs / 1000.0,
         backend=settings.backend,
         volume_A3=float(atoms.get_volume()),
     )
