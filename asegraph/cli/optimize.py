@@ -4,6 +4,7 @@
 
     asegraph optimize run CONFIG [--batch 4] [--budget 100] [--scheduler ADDR]
     asegraph optimize report CAMPAIGN [--out DIR] [--points FILE] [--baseline DIR]
+    asegraph optimize validate CAMPAIGN --points FILE [--out DIR] [--workers 2]
 """
 
 from __future__ import annotations
@@ -106,6 +107,41 @@ def report(campaign: Path, out, points, baseline, top) -> None:
     )
     if "best_value" in summary:
         click.echo(f"best {summary['objective']} = {summary['best_value']:.6g}")
+
+
+@optimize.command("validate")
+@click.argument("campaign", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--points",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="TOML/YAML with [points.NAME] tables or a one-parameter [sweep] to simulate.",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Output directory (default: CAMPAIGN/validation).",
+)
+@click.option("--workers", type=int, default=2, show_default=True, help="Simulations at once.")
+@click.option(
+    "--executor",
+    type=click.Choice(["processes", "threads"]),
+    default="processes",
+    show_default=True,
+)
+@click.option("--progress/--no-progress", default=True, show_default=True)
+def validate(campaign: Path, points, out, workers, executor, progress) -> None:
+    """Simulate chosen design points and compare with the campaign's GP (thesis Fig. 5-2d)."""
+    from asegraph.optimize.validate import validate_campaign
+
+    s = validate_campaign(
+        campaign, points, out, workers=workers, executor=executor, progress=progress
+    )
+    click.echo(
+        f"{len(s['points'])} points ({s['n_failed']} failed): RMSE {s['rmse']:.4g} "
+        f"{s['objective']}, {100 * s['coverage_2sigma']:.0f}% within 2σ; figure {s['figure']}"
+    )
 
 
 if __name__ == "__main__":  # python -m asegraph.cli.optimize run CONFIG ...

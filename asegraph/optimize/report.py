@@ -9,6 +9,9 @@
 * ``cross_sections_1d.png`` — mean ± 2σ and log EI along single parameters
   (Fig. 5-3c);
 * ``predictions.png`` — posterior mean ± 2σ at user-given points (Fig. 5-5);
+* ``isosurface_3d.png`` — surface of predicted objective = its value at the
+  reference point over the three most important parameters (Fig. 5-3a;
+  :func:`~asegraph.optimize.validate.isosurface_figure`);
 * ``summary.json``.
 """
 
@@ -190,6 +193,13 @@ def make_report(
         )
         ax.set_ylabel("1/ℓ (unit cube)")
         _save(fig, out / "inverse_lengthscales.png", summary)
+
+        from asegraph.optimize.validate import isosurface_figure
+
+        iso = isosurface_figure(gp, space, order, out / "isosurface_3d.png")
+        if iso is not None:  # Fig. 5-3a: predicted objective = its reference value
+            summary["isosurface"] = iso
+            summary["figures"].append("isosurface_3d.png")
 
         anchor = x[int(np.argmax(y))]
         ref = space.reference_unit()

@@ -105,10 +105,27 @@ def test_bo_campaign_lp_and_report(tmp_path):
         "slices_2d.png",
         "cross_sections_1d.png",
         "predictions.png",
+        "isosurface_3d.png",
         "summary.json",
     ):
         assert (report / name).stat().st_size > 0
     summary = json.loads((report / "summary.json").read_text())
+    assert summary["isosurface"]["parameters"][0] in {"x0", "x1", "x2"}
+    # validate: simulate a sweep, compare with the GP (f = sum(x): the GP should follow it)
+    (tmp_path / "sweep.toml").write_text("[sweep]\nx0 = [0.1, 0.5, 0.9]\n")
+    args = ["validate", str(tmp_path / "camp"), "--points", str(tmp_path / "sweep.toml")]
+    result = CliRunner().invoke(optimize, [*args, "--executor", "threads", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    val = json.loads((tmp_path / "camp" / "validation" / "summary.json").read_text())
+    assert val["swept"] == "x0" and len(val["points"]) == 3 and val["n_failed"] == 0
+    sims = [val["points"][k]["value"] for k in ("x0=0.1", "x0=0.5", "x0=0.9")]
+    assert sims == sorted(sims)  # the sum grows with x0
+    assert (tmp_path / "camp" / "validation" / "validation.png").stat().st_size > 0
+    (tmp_path / "sweep.toml").write_text("[sweep]\nx7 = [0.1, 0.5]\n")
+    from asegraph.cli.main import cli
+
+    bad = CliRunner().invoke(cli, ["optimize", *args])
+    assert bad.exit_code == 2 and "is not in the design space" in bad.output
     pred = summary["predictions"]
     assert pred["corner"]["mean"] > pred["reference"]["mean"]
     assert set(summary["inverse_lengthscales"]) == {"x0", "x1", "x2"}
