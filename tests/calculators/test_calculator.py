@@ -320,7 +320,7 @@ def test_missing_published_files_are_a_setup_error(monkeypatch, tmp_path):
         atoms.get_potential_energy()
 
 
-@pytest.mark.filterwarnings("ignore:structure NaCl is not periodic")
+@pytest.mark.filterwarnings("ignore:structure ClNa is not periodic")
 def test_bad_structures_raise_structure_errors(toy_smooth):
     atoms = Atoms("NaCl", positions=[[0, 0, 0], [0.05, 0, 0]], cell=[5, 5, 5], pbc=True)
     atoms.calc = CGCNNCalculator(toy_smooth)
