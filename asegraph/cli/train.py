@@ -160,7 +160,19 @@ def load(path, targets, structure_column, id_column, selection, rows, cache_dir,
     type=int,
     help="Stop after this many epochs without validation improvement.",
 )
-@click.option("--max-time", type=Duration(), default=None, help="Wall-clock budget, e.g. 15m.")
+@click.option(
+    "--max-time",
+    type=Duration(),
+    default=None,
+    help="Wall-clock budget, e.g. 15m; with --ensemble, of the whole ensemble "
+    "(each member gets an equal share of what is left).",
+)
+@click.option(
+    "--cpu-time",
+    is_flag=True,
+    help="Count --max-time in CPU seconds of this process instead of wall-clock time "
+    "(the same compute on a busy, shared machine).",
+)
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--threads", default=1, show_default=True, type=click.IntRange(min=1))
 @click.option(
@@ -225,6 +237,7 @@ def train(
     lr_milestones,
     patience,
     max_time,
+    cpu_time,
     seed,
     threads,
     output,
@@ -316,6 +329,7 @@ def train(
         lr_milestones=[int(m) for m in lr_milestones],
         patience=patience,
         max_time_s=max_time,
+        clock="cpu" if cpu_time else "wall",
         balanced_classes=balanced_classes,
     )
     if ensemble > 1:
@@ -403,35 +417,64 @@ def _train_ensemble(
     restart=False,
 ):
     """Members on random subsets of the training data (thesis ch. 2.5), then one file."""
+    import time
+
     from asegraph._utils.jsonsafe import jsonsafe
     from asegraph.models.checkpoint import load_model
     from asegraph.models.ensemble import Ensemble
 
     members, member_metrics = [], []
+    # --max-time is the budget of the whole ensemble: each member gets an equal
+    # share of what is left, so time a fast member saves goes to the next ones.
+    now = time.process_time if settings.get("clock") == "cpu" else time.perf_counter
+    budget, start = settings.get("max_time_s"), now()
     for k in range(n_members):
         rng = np.random.default_rng(seed + 1000 * (k + 1))
         size = max(2, int(round(subsample * len(train_set))))
         chosen = np.sort(rng.choice(len(train_set), size=size, replace=False))
         member_dir = run_dir / f"member-{k}"
+        member_settings, started = dict(settings), now() - start
+        if budget is not None:
+            left = budget - started
+            member_settings["max_time_s"] = max(left / (n_members - k), 1e-3)
         if progress:
-            click.echo(f"member {k + 1}/{n_members}: {size} training structures", err=True)
+            share = member_settings["max_time_s"]
+            click.echo(
+                f"member {k + 1}/{n_members}: {size} training structures"
+                + (f", {share:.0f} s budget" if share is not None else ""),
+                err=True,
+            )
         trainer = _train_one(
             train_set.subset(chosen),
             val_set,
             config,
-            settings,
-            member_dir,
-            seed + k,
-            progress,
-            restart,
+            settings=member_settings,
+            run_dir=member_dir,
+            seed=seed + k,
+            progress=progress,
+            restart=restart,
         )
-        member_metrics.append(jsonsafe(_metrics(trainer, val_set, None)))
+        member_metrics.append(
+            {
+                **jsonsafe(_metrics(trainer, val_set, None)),
+                "started_s": started,
+                "budget_s": member_settings["max_time_s"],
+            }
+        )
         members.append(load_model(member_dir / "best_model.pt"))
     ensemble = Ensemble(
-        members, metadata={"subsample": subsample, "seed": seed, "members": member_metrics}
+        members,
+        metadata={
+            "subsample": subsample,
+            "seed": seed,
+            "members": member_metrics,
+            "max_time_s": budget,
+            "clock": settings.get("clock", "wall"),
+            "train_time_s": now() - start,
+        },
     )
     ensemble.save(output)
-    metrics = {"members": member_metrics}
+    metrics = {"members": member_metrics, "train_time_s": now() - start}
     if test_set is not None and len(test_set):
         metrics["test"] = _ensemble_test_metrics(ensemble, test_set)
     _write_metrics(output, metrics)
