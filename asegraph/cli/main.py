@@ -34,7 +34,7 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from asegraph.cli import convert, demo, evaluate, explain, optimize, predict, train
+    from asegraph.cli import convert, demo, evaluate, explain, optimize, predict, screen, train
 
     cli.add_command(convert.convert)
     cli.add_command(convert.models)
@@ -46,6 +46,7 @@ def _register() -> None:
     cli.add_command(evaluate.tune)
     cli.add_command(optimize.optimize)
     cli.add_command(predict.predict)
+    cli.add_command(screen.screen)
 
 
 _register()
