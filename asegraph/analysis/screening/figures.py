@@ -148,6 +148,6 @@ def stability_diagram(dataset: Any, anode: LithiumAnode, path: str | Path) -> Pa
 
 
 def _save(fig, path: str | Path) -> Path:
-    from asegraph.plots import _save as save_figure
+    from asegraph._utils.figures import save_figure
 
-    return save_figure(fig, path)
+    return save_figure(fig, path, bbox_inches="tight")

@@ -70,21 +70,17 @@ def band_gap_model(spec: Any) -> Any:
 
 def _describe(spec: Any, option: str) -> tuple[str, str, Any]:
     """(target name, units, what to hand to predict) of a single-target regression model."""
-    from asegraph.calculators.serving import _PUBLISHED_TARGETS, load_file
+    from asegraph.calculators.serving import _PUBLISHED_TARGETS
     from asegraph.exceptions import AsegraphError
+    from asegraph.models import load
 
     if isinstance(spec, (str, Path)) and str(spec) in _PUBLISHED_TARGETS:
         target, units, _ = _PUBLISHED_TARGETS[str(spec)]
         return target, units, str(spec)
     if isinstance(spec, (str, Path)):
-        if not Path(spec).exists():
-            raise ParameterError(
-                f"{option} {str(spec)!r} is neither a model file nor a published model name; "
-                "give a path, or a name listed by 'asegraph models'"
-            )
         try:
-            model = load_file(spec)
-        except AsegraphError as exc:
+            model = load(spec)
+        except (AsegraphError, FileNotFoundError) as exc:
             raise ParameterError(f"{option} {str(spec)!r}: {exc}") from exc
     else:
         model = spec

@@ -182,8 +182,7 @@ def write_screen(dataset: Any, output: str | Path, figures: bool = True) -> list
     import csv
     import io
 
-    from asegraph.analysis.dynamics.io import write_netcdf
-    from asegraph.models.checkpoint import atomic_write_text
+    from asegraph._utils.files import atomic_path, atomic_write_text
 
     output = Path(output)
     buffer = io.StringIO()
@@ -201,7 +200,9 @@ def write_screen(dataset: Any, output: str | Path, figures: bool = True) -> list
         writer.writerow(row)
     atomic_write_text(output, buffer.getvalue())
     written = [output]
-    written.append(write_netcdf(dataset, output.with_suffix(".nc")))
+    with atomic_path(output.with_suffix(".nc"), suffix=".nc") as tmp:
+        dataset.to_netcdf(tmp, engine="netcdf4")
+    written.append(output.with_suffix(".nc"))
     if figures:
         from asegraph.analysis.screening.figures import screening_figures
 

@@ -127,7 +127,10 @@ def test_model_that_does_not_predict_moduli_is_refused():
             shear=_model("bulk_modulus"),
             progress=False,
         )
-    with pytest.raises(ParameterError, match="--bulk 'nowhere.pt' is neither a model file"):
+    with pytest.raises(
+        ParameterError,
+        match="--bulk 'nowhere.pt': model 'nowhere.pt' is neither a file nor a pretrained",
+    ):
         screen(_entries()[:1], bulk="nowhere.pt", progress=False)
 
 
