@@ -49,6 +49,13 @@ import click
     type=click.Path(dir_okay=False),
     help="CSV table; OUTPUT with .nc and the figures (OUTPUT stem + _fig2-*.png) go beside it.",
 )
+@click.option(
+    "--train-data",
+    type=click.Path(exists=True),
+    default=None,
+    help="Training structures (CSV, folder, db): adds Fig. 2-5, a t-SNE of the crystal "
+    "embeddings of training vs screened structures.",
+)
 @click.option("--figures/--no-figures", default=True, show_default=True)
 @click.option("--progress/--no-progress", default=True, show_default=True)
 def screen(
@@ -63,6 +70,7 @@ def screen(
     chunk_size,
     batch_size,
     output,
+    train_data,
     figures,
     progress,
 ) -> None:
@@ -79,13 +87,15 @@ def screen(
     """
     import time
 
-    from asegraph.analysis.screening import read_inputs, write_screen
-    from asegraph.analysis.screening import screen as run_screen
+    from asegraph.analysis.screening import screen_files
 
     start = time.perf_counter()
-    entries = read_inputs(structures, structure_column=structure_column)
-    dataset = run_screen(
-        entries,
+    dataset, written = screen_files(
+        list(structures),
+        output,
+        structure_column=structure_column,
+        train_data=train_data,
+        figures=figures,
         bulk=bulk,
         shear=shear,
         moduli=moduli,
@@ -96,7 +106,6 @@ def screen(
         batch_size=batch_size,
         progress=progress,
     )
-    written = write_screen(dataset, output, figures=figures)
     attrs = dataset.attrs
     click.echo(
         f"screened {attrs['n_screened']} Li-containing structures in "

@@ -16,7 +16,7 @@ from asegraph.analysis.screening.molar_volume import (
     molar_volume_ratio,
     shannon_radius,
 )
-from asegraph.analysis.screening.output import write_screen
+from asegraph.analysis.screening.output import screen_files, write_screen
 from asegraph.analysis.screening.physics import (
     K_HIGH,
     K_LOW,
@@ -47,6 +47,7 @@ __all__ = [
     "poisson_ratio",
     "read_inputs",
     "screen",
+    "screen_files",
     "shannon_radius",
     "stability_parameter",
     "write_screen",

@@ -151,3 +151,56 @@ def _save(fig, path: str | Path) -> Path:
     from asegraph._utils.figures import save_figure
 
     return save_figure(fig, path, bbox_inches="tight")
+
+
+def tsne_figure(
+    model: Any,
+    training: list,
+    screened: list,
+    path: str | Path,
+    n_max: int = 500,
+    seed: int = 0,
+) -> Path:
+    """Fig. 2-5: t-SNE of the crystal embeddings of training vs screened structures.
+
+    Parameters
+    ----------
+    model : CGCNN or Ensemble
+        Pool-readout model whose last hidden layer is the latent space (the
+        first member of an ensemble).
+    training, screened : list of ase.Atoms
+        Up to ``n_max`` of each are drawn at random (thesis: 500 and 500).
+    path : path
+        PNG to write.
+    seed : int
+        Seed of the subsampling and of t-SNE.
+    """
+    from matplotlib.figure import Figure
+    from sklearn.manifold import TSNE
+
+    from asegraph.models import model_graphs, predict_graphs
+
+    net = model.members[0] if hasattr(model, "members") else model
+    rng = np.random.default_rng(seed)
+    clouds = []
+    for structures in (training, screened):
+        pick = rng.choice(len(structures), size=min(n_max, len(structures)), replace=False)
+        graphs = model_graphs(net, [structures[i] for i in np.sort(pick)], errors="return")
+        graphs = [g for g in graphs if not isinstance(g, Exception)]
+        out = predict_graphs(net, graphs, extra=("crystal_embeddings",))
+        clouds.append(out.get("crystal_embeddings", np.zeros((0, 1))))
+    points = np.vstack(clouds)
+    if len(points) < 5:
+        raise ValueError(f"t-SNE needs at least 5 embedded structures, got {len(points)}")
+    perplexity = min(30.0, (len(points) - 1) / 3)
+    xy = TSNE(2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(points)
+    fig = Figure(figsize=(5, 4.4))
+    ax = fig.add_subplot()
+    n_train = len(clouds[0])
+    ax.scatter(*xy[:n_train].T, s=6, c="C0", label=f"training ({n_train})")
+    ax.scatter(*xy[n_train:].T, s=6, c="C3", label=f"screened ({len(clouds[1])})")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.legend(fontsize=8)
+    ax.set_title("t-SNE of CGCNN crystal embeddings", fontsize=9)
+    return _save(fig, path)

@@ -217,3 +217,59 @@ def _fmt(value: float) -> str:
     if np.isinf(value):
         return "inf" if value > 0 else "-inf"
     return f"{value:.6g}"
+
+
+def screen_files(
+    sources: list,
+    output: str | Path,
+    structure_column: str = "cif",
+    train_data: str | Path | None = None,
+    figures: bool = True,
+    **options: Any,
+) -> tuple[Any, list[Path]]:
+    """Read ``sources``, screen them and write the table, netCDF and figures (``asegraph screen``).
+
+    Parameters
+    ----------
+    sources : list of path
+        Structure files, folders, ASE databases, CSVs with a CIF column.
+    output : path
+        The CSV table; ``.nc`` and the figures go beside it.
+    structure_column : str
+        CIF column of CSV sources (and of ``train_data``).
+    train_data : path, optional
+        Training structures: adds Fig. 2-5, the t-SNE of the crystal
+        embeddings (of the shear model) of training vs screened structures.
+    figures : bool
+        Write Figs. 2-4, 2-6, 2-7 (and 2-5).
+    **options
+        Passed to :func:`~asegraph.analysis.screening.screen.screen`.
+
+    Returns
+    -------
+    (xarray.Dataset, list of Path)
+        The screening and the files written.
+    """
+    from asegraph.analysis.screening.inputs import read_inputs
+    from asegraph.analysis.screening.screen import screen
+
+    entries = read_inputs(sources, structure_column=structure_column)
+    training = None
+    if train_data is not None and figures:
+        training = [s for _, s in read_inputs([train_data], structure_column) if _is_atoms(s)]
+    dataset = screen(entries, **options)
+    written = write_screen(dataset, output, figures=figures)
+    if training:
+        from asegraph.analysis.screening.figures import tsne_figure
+        from asegraph.models import load
+
+        ranked = set(dataset["structure"].values[dataset["n_atoms"].values > 0])
+        screened = [s for sid, s in entries if sid in ranked]
+        model = load(options.get("shear", "shear-moduli"))
+        path = Path(output).parent / f"{Path(output).stem}_fig2-5_tsne.png"
+        written.append(tsne_figure(model, training, screened, path))
+    return dataset, written
+
+
+def _is_atoms(item: Any) -> bool:
+    return not isinstance(item, Exception)

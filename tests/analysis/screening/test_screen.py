@@ -198,6 +198,12 @@ def test_cli_writes_table_netcdf_and_figures(tmp_path):
         "--shear",
         str(tmp_path / "shear.pt"),
     ]
+    train = tmp_path / "train"
+    train.mkdir()
+    for k, a in enumerate((3.9, 4.0, 4.1, 4.2)):
+        bulk("NaCl", "rocksalt", a=a + 1.6).write(train / f"nacl{k}.cif")
+        bulk("LiF", "rocksalt", a=a).write(train / f"lif{k}.cif")
+    args += ["--train-data", str(train)]
     result = CliRunner().invoke(cli, args + ["-o", str(out), "--no-progress"])
     assert result.exit_code == 0, result.output
     assert "1 without Li left out" in result.output and "1 unreadable" in result.output
@@ -219,7 +225,7 @@ def test_cli_writes_table_netcdf_and_figures(tmp_path):
         assert attr in ds.attrs
     assert ds["chi_low_members"].shape == (3, 3)
     ds.close()
-    for fig in ("fig2-4_terms", "fig2-6_histograms", "fig2-7_stability_diagram"):
+    for fig in ("fig2-4_terms", "fig2-5_tsne", "fig2-6_histograms", "fig2-7_stability_diagram"):
         assert (out.parent / f"screen_{fig}.png").stat().st_size > 10_000
 
 
@@ -270,3 +276,17 @@ def test_write_screen_marks_stress_stabilised_as_inf(tmp_path):
     write_screen(ds, tmp_path / "s.csv", figures=False)
     row = next(csv.DictReader((tmp_path / "s.csv").open()))
     assert row["lambda_crit_nm"] == "inf" and float(row["p_stable_low"]) == 1.0
+
+
+@pytest.mark.parametrize("gap, dropped", [(-1.0, 2), (2.0, 0)])
+def test_band_gap_model_drops_predicted_conductors(gap, dropped):
+    model = _model("band_gap", units="eV", transform="none")
+    with torch.no_grad():  # a constant prediction: the gap is the output bias
+        model.fc_out.weight.zero_()
+        model.fc_out.bias.fill_(gap)
+    kwargs = dict(bulk=_model("bulk_modulus"), shear=_model("shear_modulus"), progress=False)
+    ds = screen(_entries()[:3], band_gap=model, min_band_gap=0.5, **kwargs)
+    assert ds.attrs["n_conductors_dropped"] == dropped
+    assert ds.sizes["structure"] == 2 - dropped
+    with pytest.raises(ParameterError, match="--band-gap model .* not a band gap in eV"):
+        screen(_entries()[:1], band_gap=_model("bulk_modulus"), **kwargs)
