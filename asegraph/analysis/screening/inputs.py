@@ -70,14 +70,12 @@ def band_gap_model(spec: Any) -> Any:
 
 def _describe(spec: Any, option: str) -> tuple[str, str, Any]:
     """(target name, units, what to hand to predict) of a single-target regression model."""
-    from asegraph.calculators.serving import _PUBLISHED_TARGETS
     from asegraph.exceptions import AsegraphError
     from asegraph.models import load
 
-    if isinstance(spec, (str, Path)) and str(spec) in _PUBLISHED_TARGETS:
-        target, units, _ = _PUBLISHED_TARGETS[str(spec)]
-        return target, units, str(spec)
     if isinstance(spec, (str, Path)):
+        # load now, so a missing file or an offline registry is one clear message
+        # before any structure is analysed
         try:
             model = load(spec)
         except (AsegraphError, FileNotFoundError) as exc:

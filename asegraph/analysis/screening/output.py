@@ -7,7 +7,6 @@ from typing import Any
 
 import numpy as np
 
-from asegraph.analysis.screening.inputs import label
 from asegraph.analysis.screening.physics import stability_parameter
 
 #: Columns of ``screen.csv``, in order.
@@ -74,6 +73,11 @@ def build_dataset(
     moduli,
     min_band_gap,
 ):
+    """The ranked screening as an ``xarray.Dataset`` (see :func:`write_screen`).
+
+    ``order`` lists the screened rows by rank; unreadable entries follow with
+    ``n_atoms = -1``. ``models`` maps each property to the label of its model.
+    """
     import xarray as xr
 
     from asegraph import __version__
@@ -155,8 +159,8 @@ def build_dataset(
         "min_band_gap_eV": float(min_band_gap),
         "moduli": str(moduli)
         if moduli is not None
-        else "; ".join(f"{p}: {label(m)}" for p, m in models.items() if p != "band_gap"),
-        "band_gap_model": label(models["band_gap"]) if "band_gap" in models else "",
+        else "; ".join(f"{p}: {m}" for p, m in models.items() if p != "band_gap"),
+        "band_gap_model": models.get("band_gap", ""),
     }
     return xr.Dataset(
         data,

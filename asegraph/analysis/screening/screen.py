@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from asegraph.analysis.screening.inputs import band_gap_model, modulus_model, read_moduli
+from asegraph.analysis.screening.inputs import band_gap_model, label, modulus_model, read_moduli
 from asegraph.analysis.screening.molar_volume import molar_volume_ratio
 from asegraph.analysis.screening.output import build_dataset
 from asegraph.analysis.screening.physics import (
@@ -115,6 +115,7 @@ def screen(
         models["shear_modulus"] = modulus_model(shear, "shear_modulus")
     if band_gap is not None:
         models["band_gap"] = band_gap_model(band_gap)
+    specs = {"bulk_modulus": bulk, "shear_modulus": shear, "band_gap": band_gap}
 
     ids = [str(sid) for sid, _ in entries]
     if len(set(ids)) != len(ids):
@@ -191,7 +192,7 @@ def screen(
         anode,
         k_low,
         k_high,
-        models,
+        {p: label(spec) for p, spec in specs.items() if p in models},
         moduli,
         min_band_gap,
     )

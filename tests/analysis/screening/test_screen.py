@@ -134,6 +134,14 @@ def test_model_that_does_not_predict_moduli_is_refused():
         screen(_entries()[:1], bulk="nowhere.pt", progress=False)
 
 
+def test_unavailable_published_model_is_one_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("ASEGRAPH_MODEL_DIR", str(tmp_path))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("ASEGRAPH_OFFLINE", "1")
+    with pytest.raises(ParameterError, match="--bulk 'bulk-moduli': .*not on disk"):
+        screen(_entries()[:1], progress=False)
+
+
 def test_given_moduli_missing_ids_and_negative_values(tmp_path):
     table = tmp_path / "dft.csv"
     table.write_text("id,shear_modulus_GPa,bulk_modulus_GPa\nlif,48.0,70.0\nli2o,-3,80\n")
