@@ -21,6 +21,13 @@ import click
 @click.option("--max-points", default=1000, show_default=True, type=click.IntRange(min=4))
 @click.option("--n-random", default=20, show_default=True, type=click.IntRange(min=1))
 @click.option(
+    "--probe-elements",
+    type=click.Choice(["metals", "all"]),
+    default="metals",
+    show_default=True,
+    help="Elements in the PCA map and probes (the thesis: metals).",
+)
+@click.option(
     "--search/--no-search", default=None, help="ABX3 search [default: for perovskite data]."
 )
 @click.option(
@@ -32,8 +39,8 @@ import click
 @click.option("--threads", default=1, show_default=True, type=click.IntRange(min=1))
 @click.option("--progress/--no-progress", default=True, show_default=True)
 def explain(
-    model, data, output_dir, element, reference, target, rows, max_points, n_random, search,
-    site_energies, seed, threads, progress,
+    model, data, output_dir, element, reference, target, rows, max_points, n_random,
+    probe_elements, search, site_energies, seed, threads, progress,
 ) -> None:  # fmt: skip
     """Element maps, local environments, site energies and an ABX3 search for MODEL on DATA.
 
@@ -51,7 +58,8 @@ def explain(
     summary = run(
         model, list(data), output_dir, element=element, reference=list(reference),
         target=target, rows=parse_rows(rows), max_points=max_points, n_random=n_random,
-        search=search, site_energies=site_energies, seed=seed, progress=progress,
+        probe_elements=probe_elements, search=search, site_energies=site_energies, seed=seed,
+        progress=progress,
     )  # fmt: skip
     click.echo(text_summary(summary))
 

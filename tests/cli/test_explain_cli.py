@@ -62,6 +62,7 @@ def test_explain_site_model_writes_everything(tmp_path, perovskite_csv):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["n_structures"] == 8
     assert set(summary["probes"]) >= {"block", "radius", "electronegativity"}
+    assert summary["probes"]["block"]["n_elements"] == 15  # the 15 metals (thesis), not O
     assert {"learned", "random"} <= set(summary["probes"]["block"])
     for name in ["elements_pca.png", "probes.png", "environments_O.png", "site_energy_A.png"]:
         assert (out / name).stat().st_size > 1000, name

@@ -73,6 +73,7 @@ def explain(
     rows: slice | None = None,
     max_points: int = 1000,
     n_random: int = 20,
+    probe_elements: str = "metals",
     search: bool | None = None,
     site_energies: bool | None = None,
     seed: int = 0,
@@ -103,6 +104,10 @@ def explain(
         Atoms per t-SNE map and per coordination analysis (seeded sample).
     n_random : int, default 20
         Random draws for the probe control.
+    probe_elements : {"metals", "all"}, default "metals"
+        Elements in the PCA map and the probes: the metals present (as the
+        thesis, "every nonradioactive metal element"), or every element
+        present (anions included).
     search : bool, optional
         Run the ABX3 combinatorial search; default when most structures are
         ABX3 perovskites.
@@ -126,6 +131,8 @@ def explain(
 
     if max_points < 4:
         raise ParameterError(f"max_points must be >= 4 (t-SNE needs points), got {max_points}")
+    if probe_elements not in ("metals", "all"):
+        raise ParameterError(f"probe_elements must be 'metals' or 'all', got {probe_elements!r}")
     net = load(model)
     ids, structures, values, failed = read_inputs(sources, target, rows)
     if not structures:
@@ -154,7 +161,7 @@ def explain(
         "readout": net.config.readout,
         "files": run.files,
     }
-    summary["probes"] = _element_maps(run, n_random)
+    summary["probes"] = _element_maps(run, n_random, probe_elements)
     summary["environments"] = _environment_map(run, element, reference)
     has_sites = "site_value" in ds
     if site_energies and not has_sites:
@@ -197,12 +204,17 @@ class _Run:
         ]
 
 
-def _element_maps(run: _Run, n_random: int) -> dict[str, Any]:
+def _element_maps(run: _Run, n_random: int, which: str) -> dict[str, Any]:
     """Fig. 3-3: PCA map of v^(0) and the linear probes against random vectors."""
+    from pymatgen.core.periodic_table import Element
+
     from asegraph.analysis.interpret import elements, figures
 
     symbols = run.ds["element"].values.tolist()
     vectors = run.ds["element_embedding"].values
+    if which == "metals":
+        keep = [k for k, s in enumerate(symbols) if Element(s).is_metal]
+        symbols, vectors = [symbols[k] for k in keep], vectors[keep]
     if len(symbols) < 3:
         return {}  # one or two elements: nothing to map or probe
     coords, explained = elements.element_pca(vectors, run.seed)
