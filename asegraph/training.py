@@ -38,7 +38,7 @@ from asegraph.exceptions import ParameterError
 from asegraph.graph.crystal_graph import CrystalGraph
 from asegraph.models.cgcnn import CGCNN
 from asegraph.models.checkpoint import save_model
-from asegraph.models.inference import model_batch
+from asegraph.models.inference import model_batch, predict_graphs
 
 
 @dataclass
@@ -74,6 +74,9 @@ class TrainingConfig:
     seed: int = 0
     balanced_classes: bool = False
 
+    def __post_init__(self) -> None:
+        self.validate()
+
     def validate(self) -> None:
         if self.optimizer not in ("adam", "sgd"):
             raise ParameterError(f"optimizer must be 'adam' or 'sgd', got {self.optimizer!r}")
@@ -84,6 +87,16 @@ class TrainingConfig:
             raise ParameterError(f"lr must be positive, got {self.lr}")
         if self.clock not in ("wall", "cpu"):
             raise ParameterError(f"clock must be 'wall' or 'cpu', got {self.clock!r}")
+        if self.weight_decay < 0:
+            raise ParameterError(f"weight_decay must be >= 0, got {self.weight_decay}")
+        if self.patience is not None and self.patience < 1:
+            raise ParameterError(
+                f"patience must be >= 1 epoch (or None: never), got {self.patience}"
+            )
+        if self.max_time_s is not None and not self.max_time_s > 0:
+            raise ParameterError(
+                f"max_time_s must be a positive number of seconds (or None), got {self.max_time_s}"
+            )
         if self.lr_schedule not in ("constant", "step", "cosine"):
             raise ParameterError(
                 f"lr_schedule must be 'constant', 'step' or 'cosine', got {self.lr_schedule!r}"
@@ -207,20 +220,20 @@ class Trainer:
         per_structure = ((out["y_scaled"] - scaled) ** 2).mean(dim=1)
         return per_structure.sum()
 
-    @torch.no_grad()
     def predict(self, graphs: list[CrystalGraph]) -> np.ndarray:
-        """Model outputs [n, n_out] (log10 space for log10 targets)."""
-        self.model.eval()
-        out = []
-        for start in range(0, len(graphs), self.config.batch_size):
-            batch = model_batch(self.model, graphs[start : start + self.config.batch_size])
-            out.append(self.model(batch)["y"].double().cpu().numpy())
-        return np.concatenate(out)
+        """Model outputs [n, n_out] (log10 space for log10 targets), via ``predict_graphs``."""
+        return predict_graphs(self.model, graphs, self.config.batch_size)["y"]
+
+    def targets_in_model_space(self, targets: np.ndarray) -> np.ndarray:
+        """Targets as the model predicts them: log10 applied, class labels as ints; [n, n_t]."""
+        return self._targets(targets).numpy()
 
     def evaluate(self, graphs: list[CrystalGraph], targets: np.ndarray) -> dict[str, float]:
         """Metrics on a dataset, in the space the model predicts in."""
-        predicted = self.predict(graphs)
-        target = self._targets(targets).numpy()
+        return self.metrics(self.predict(graphs), self._targets(targets).numpy())
+
+    def metrics(self, predicted: np.ndarray, target: np.ndarray) -> dict[str, float]:
+        """Regression (MAE, RMSE, R²) or classification metrics of model-space arrays."""
         if self.classification:
             return classification_metrics(predicted, target)
         return regression_metrics(predicted, target.reshape(predicted.shape))

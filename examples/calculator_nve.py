@@ -46,7 +46,6 @@ def train(smooth: bool, frames) -> CGCNN:
         batch_norm=False,
         cutoff=cutoff,
         max_neighbors=64 if smooth else 12,
-        gaussian={"start": 0.0, "stop": cutoff, "step": 0.2, "width": 0.2},
     )
     with torch.random.fork_rng():
         torch.manual_seed(0)

@@ -26,7 +26,6 @@ config = CGCNNConfig(
     atom_dim=32,
     n_conv=3,
     cutoff=6.0,
-    gaussian={"start": 0.0, "stop": 6.0, "step": 0.2, "width": 0.2},
 )
 torch.manual_seed(0)
 model = CGCNN(config)

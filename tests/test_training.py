@@ -89,7 +89,13 @@ def test_bad_training_settings():
     with pytest.raises(ParameterError, match="optimizer must be 'adam' or 'sgd', got 'lbfgs'"):
         TrainingConfig(optimizer="lbfgs").validate()
     with pytest.raises(ParameterError, match="lr_schedule must be"):
-        TrainingConfig(lr_schedule="exp").validate()
+        TrainingConfig(lr_schedule="exp")
+    with pytest.raises(ParameterError, match="weight_decay must be >= 0, got -1"):
+        TrainingConfig(weight_decay=-1)
+    with pytest.raises(ParameterError, match="patience must be >= 1 epoch"):
+        TrainingConfig(patience=0)
+    with pytest.raises(ParameterError, match="max_time_s must be a positive number"):
+        TrainingConfig(max_time_s=0)
 
 
 def _train_command(output, epochs, *extra):

@@ -11,11 +11,15 @@ from collections.abc import Callable
 
 
 def lazy_exports(package: str, exports: dict[str, str]) -> tuple[Callable, Callable]:
-    """``(__getattr__, __dir__)`` for ``package`` exporting ``{name: module}`` lazily."""
+    """``(__getattr__, __dir__)`` for ``package`` exporting ``{name: "module[:attribute]"}``.
+
+    Without ``:attribute`` the exported name is the attribute's own name.
+    """
 
     def __getattr__(name: str):
         if name in exports:
-            return getattr(importlib.import_module(exports[name]), name)
+            module, _, attribute = exports[name].partition(":")
+            return getattr(importlib.import_module(module), attribute or name)
         raise AttributeError(f"module {package!r} has no attribute {name!r}")
 
     def __dir__() -> list[str]:

@@ -9,6 +9,8 @@ lives in :mod:`asegraph.models.envelope`). The batched
 
 from __future__ import annotations
 
+from asegraph._utils.lazy import lazy_exports
+
 _EXPORTS = {
     "CGCNNCalculator": "asegraph.calculators.cgcnn",
     "eos_check": "asegraph.calculators.elastic",
@@ -16,11 +18,4 @@ _EXPORTS = {
 }
 
 __all__ = list(_EXPORTS)
-
-
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        import importlib
-
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'asegraph.calculators' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -81,7 +81,7 @@ def predict(
 
     from asegraph import __version__
     from asegraph.graph.structures import structure_name
-    from asegraph.models.inference import model_batch, model_graphs
+    from asegraph.models.inference import check_elements, model_graphs, predict_graphs
 
     structures = list(structures)
     if int(batch_size) != batch_size or batch_size < 1:
@@ -113,7 +113,7 @@ def predict(
             bar.set_description("graphs")
             graphs_by_setting[key] = model_graphs(net, structures, names, errors="return")
             bar.update(n)
-        graphs = _covered(net, graphs_by_setting[key], names)
+        graphs = check_elements(net, graphs_by_setting[key], lambda k: names[k])
         ok = [k for k, g in enumerate(graphs) if not isinstance(g, Exception)]
         for k, g in enumerate(graphs):
             if isinstance(g, Exception) and not errors[k]:
@@ -122,14 +122,10 @@ def predict(
         members = len(net.members) if entry.ensemble else 1
         values = np.full((members, n), np.nan)
         bar.set_description(prop)
-        with torch.no_grad():
-            for start in range(0, len(ok), batch_size):
-                chunk = ok[start : start + batch_size]
-                out = net(model_batch(net, [graphs[k] for k in chunk]))
-                y = out["y_members"] if entry.ensemble else out["y"][None]  # [M, b, n_out]
-                values[:, chunk] = to_physical(y[:, :, entry.target], net, entry.target)
-                bar.update(len(chunk))
-        bar.update(n - len(ok))
+        out = predict_graphs(net, [graphs[k] for k in ok], batch_size)
+        y = out["y_members"] if entry.ensemble else out["y"][None]  # [M, n_ok, n_out]
+        values[:, ok] = to_physical(torch.from_numpy(y[:, :, entry.target]), net, entry.target)
+        bar.update(n)
         units, long_name, extensive = PROPERTIES[prop]
         if extensive:
             per_atom = values
@@ -167,29 +163,6 @@ def predict(
             "models": "; ".join(f"{p}: {m}" for p, m in models.items()),
         },
     )
-
-
-def _covered(model: Any, graphs: list, names: list[str]) -> list:
-    """Graphs whose elements ``model``'s atom table covers; the others become errors."""
-    from ase.data import chemical_symbols
-
-    from asegraph.exceptions import StructureError
-
-    known = model.atom_known.cpu().numpy()
-    result = list(graphs)
-    for k, graph in enumerate(graphs):
-        if isinstance(graph, Exception):
-            continue
-        numbers = graph.numbers
-        ok = numbers < len(known)
-        ok[ok] = known[numbers[ok]]
-        if not ok.all():
-            z = int(numbers[~ok][0])
-            result[k] = StructureError(
-                f"structure {names[k]!r}: element {chemical_symbols[z]} (Z={z}) has no "
-                f"features in the atom table of the model for this property"
-            )
-    return result
 
 
 def _variable(values: np.ndarray, units: str, long_name: str) -> tuple:

@@ -72,7 +72,6 @@ def demo(output_dir: str, max_time: float, seed: int, threads: int, progress: bo
         n_conv=3,
         hidden_dim=64,
         cutoff=6.0,
-        gaussian={"start": 0.0, "stop": 6.0, "step": 0.2, "width": 0.2},
     )
     model = CGCNN(config)
     trainer = Trainer(

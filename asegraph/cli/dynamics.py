@@ -21,6 +21,8 @@ from pathlib import Path
 
 import click
 
+from asegraph.cli.options import HiddenAliases
+
 
 def _floats(text: str, name: str) -> tuple[float, ...]:
     from asegraph.exceptions import ParameterError
@@ -97,7 +99,15 @@ def main() -> None:
     help="Pool target atoms per residue/molecule (e.g. water).",
 )
 @click.option("--environment", help="Selection of the atoms allowed as neighbours (default all).")
-@click.option("--neighbors", default=12, type=int, help="Nearest neighbours per target atom.")
+@click.option(
+    "--max-neighbors",
+    "neighbors",
+    cls=HiddenAliases,
+    aliases=["--neighbors"],
+    default=12,
+    type=int,
+    help="Nearest neighbours per target atom.",
+)
 @click.option("--cutoff", default=6.0, type=float, help="Neighbour search radius, Å.")
 @click.option("--timestep", help="Time between trajectory frames (overrides the file), e.g. 10fs.")
 @click.option("--start", type=int, default=None, help="First frame.")
@@ -107,7 +117,15 @@ def main() -> None:
 @click.option("--epochs", default=30, type=int, help="Maximum training epochs.")
 @click.option("--patience", default=5, type=int, help="Early-stopping patience (epochs).")
 @click.option("--batch-frames", default=32, type=int, help="Frame pairs per training step.")
-@click.option("--learning-rate", default=3e-3, type=float, help="Adam learning rate.")
+@click.option(
+    "--lr",
+    "learning_rate",
+    cls=HiddenAliases,
+    aliases=["--learning-rate"],
+    default=3e-3,
+    type=float,
+    help="Adam learning rate.",
+)
 @click.option("--atom-dim", default=16, type=int, help="Atom vector length.")
 @click.option("--n-conv", default=2, type=int, help="Gated convolutions.")
 @click.option("--hidden-dim", default=16, type=int, help="Hidden layer before the softmax.")
@@ -152,7 +170,8 @@ def main() -> None:
     type=int,
     help="torch threads (1 avoids oversubscribing small shared machines).",
 )
-@click.option("--quiet", is_flag=True, help="No progress bars.")
+@click.option("--progress/--no-progress", default=True, help="Progress bars.")
+@click.option("--quiet", is_flag=True, hidden=True, help="Same as --no-progress.")
 def run(
     trajectory,
     topology,
@@ -189,6 +208,7 @@ def run(
     graph_cache,
     figures,
     threads,
+    progress,
     quiet,
 ) -> None:
     """Learn Koopman states and timescales of the SELECTed atoms in TRAJECTORY (GDyNet)."""
@@ -231,7 +251,7 @@ def run(
         checkpoint=checkpoint,
         model_file=model_file,
         graph_cache=graph_cache,
-        verbose=not quiet,
+        verbose=progress and not quiet,
     )
     analysis.run(start=start, stop=stop, step=step)
     written = analysis.save(output, figures=figures)

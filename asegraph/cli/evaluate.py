@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import itertools
 from pathlib import Path
 
 import click
-import numpy as np
 
 from asegraph.cli.options import Duration, FloatList
-from asegraph.cli.train import dataset_options, load
+from asegraph.cli.train import data_source, dataset_options, stderr
 
 
 @click.command()
@@ -40,87 +38,26 @@ def evaluate(
     """Metrics of MODEL on the labelled DATA, with a parity plot (or ROC curve)."""
     import torch
 
-    from asegraph._utils.jsonsafe import write_json
     from asegraph.exceptions import ParameterError
-    from asegraph.models.loader import load as load_model_spec
-    from asegraph.plots import parity_plot, roc_plot
-    from asegraph.training import Trainer
+    from asegraph.workflows import evaluate_to_folder
 
     torch.set_num_threads(threads)
-    net = load_model_spec(model)
-    config = net.config
     if not targets and not Path(data).is_dir():
         raise ParameterError("--target is required: name the column/key with the reference values")
-    graph = {"cutoff": config.cutoff, "max_neighbors": config.max_neighbors, "ties": config.ties}
-    dataset = load(
-        data, targets, structure_column, id_column, selection, rows, cache_dir, graph, quiet=False
-    )
-    trainer = Trainer(net, progress=False)
-    metrics = trainer.evaluate(dataset.graphs, dataset.targets)
-    out = Path(output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    predicted = trainer.predict(dataset.graphs)
-    reference = trainer._targets(dataset.targets).numpy()
-    if config.task == "classification":
-        figure = roc_plot(reference.astype(int), predicted[:, 1], out / "roc.png")
-    else:
-        figure = parity_plot(
-            reference[:, 0], predicted[:, 0], out / "parity.png", config.targets[0], config.units[0]
-        )
-    write_json(out / "metrics.json", metrics)
+    source = data_source(data, targets, structure_column, id_column, selection, rows, cache_dir)
+    metrics, figure = evaluate_to_folder(model, source, output_dir, report=stderr)
     click.echo(", ".join(f"{k} {v:.4g}" for k, v in metrics.items()))
-    click.echo(f"wrote {out / 'metrics.json'} and {figure}")
+    click.echo(f"wrote {Path(output_dir) / 'metrics.json'} and {figure}")
 
 
-def _load_and_split(
-    data,
-    targets,
-    structure_column,
-    id_column,
-    selection,
-    rows,
-    cache_dir,
-    cutoff,
-    split,
-    seed,
-    threads,
-):
-    """The dataset with default-rule graphs and its seeded train/val/test indices."""
-    import torch
-
-    from asegraph.data.datasets import split_indices
-
-    torch.set_num_threads(threads)
-    graph = {"cutoff": cutoff, "max_neighbors": 12, "ties": "keep"}
-    dataset = load(
-        data, targets, structure_column, id_column, selection, rows, cache_dir, graph, quiet=False
-    )
-    return dataset, split_indices(len(dataset), split, seed)
-
-
-def _fit(train_set, val_set, config, settings, seed):
-    import torch
-
-    from asegraph.models.cgcnn import CGCNN
-    from asegraph.training import Trainer
-
-    torch.manual_seed(seed)
-    trainer = Trainer(CGCNN(config), settings, progress=False)
-    trainer.fit(train_set.graphs, train_set.targets, val_set.graphs, val_set.targets)
-    return trainer
-
-
-def _base_config(names, conv, n_conv, cutoff, log10_targets):
+def _model_config(conv: str, n_conv: int, cutoff: float, log10_targets: bool):
     from asegraph.models.cgcnn import CGCNNConfig
 
     return CGCNNConfig(
-        targets=list(names),
-        units=[""] * len(names),
         conv=conv,
         n_conv=n_conv,
         cutoff=cutoff,
-        target_transform=["log10" if log10_targets else "none"] * len(names),
-        gaussian={"start": 0.0, "stop": cutoff, "step": 0.2, "width": 0.2},
+        target_transform=["log10" if log10_targets else "none"],
     )
 
 
@@ -173,49 +110,27 @@ def learning_curve(
     output_dir,
 ) -> None:
     """Test MAE against training-set size, log-log (thesis Fig. 3-2)."""
+    import torch
 
-    from asegraph.exceptions import ParameterError
-    from asegraph.plots import learning_curve_plot
     from asegraph.training import TrainingConfig
+    from asegraph.workflows import learning_curve as run_learning_curve
 
-    dataset, (train_idx, val_idx, test_idx) = _load_and_split(
-        data,
-        targets,
-        structure_column,
-        id_column,
-        selection,
-        rows,
-        cache_dir,
-        cutoff,
+    torch.set_num_threads(threads)
+    source = data_source(data, targets, structure_column, id_column, selection, rows, cache_dir)
+    training = TrainingConfig(
+        epochs=epochs, lr=2e-3, lr_schedule="cosine", max_time_s=max_time, seed=seed
+    )
+    run_learning_curve(
+        source,
+        sizes,
+        _model_config(conv, n_conv, cutoff, log10_targets),
+        training,
         split,
-        seed,
-        threads,
+        output_dir,
+        report=click.echo,
     )
-    sizes = [int(s) for s in sizes]
-    if max(sizes) > len(train_idx):
-        raise ParameterError(
-            f"--sizes asks for {max(sizes)} training structures but the training split has "
-            f"{len(train_idx)}; lower --sizes or raise the train fraction of --split"
-        )
-    config = _base_config(dataset.target_names, conv, n_conv, cutoff, log10_targets)
-    val_set, test_set = dataset.subset(val_idx), dataset.subset(test_idx)
-    rows_out = []
-    for size in sizes:
-        settings = TrainingConfig(
-            epochs=epochs, lr=2e-3, lr_schedule="cosine", max_time_s=max_time, seed=seed
-        )
-        trainer = _fit(dataset.subset(train_idx[:size]), val_set, config, settings, seed)
-        mae = trainer.evaluate(test_set.graphs, test_set.targets)["mae"]
-        rows_out.append((size, mae))
-        click.echo(f"{size:6d} training structures: test MAE {mae:.4g}")
     out = Path(output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    array = np.array(rows_out)
-    np.savetxt(
-        out / "learning_curve.csv", array, delimiter=",", header="n_train,test_mae", comments=""
-    )
-    figure = learning_curve_plot(array[:, 0], array[:, 1], out / "learning_curve.png")
-    click.echo(f"wrote {out / 'learning_curve.csv'} and {figure}")
+    click.echo(f"wrote {out / 'learning_curve.csv'} and {out / 'learning_curve.png'}")
 
 
 @click.command()
@@ -257,45 +172,26 @@ def tune(
     output,
 ) -> None:
     """Grid search over learning rate, weight decay and convolutions on the validation MAE."""
+    import torch
 
-    from asegraph._utils.files import atomic_write_bytes
     from asegraph.training import TrainingConfig
+    from asegraph.workflows import grid_search
 
-    dataset, (train_idx, val_idx, _) = _load_and_split(
-        data,
-        targets,
-        structure_column,
-        id_column,
-        selection,
-        rows,
-        cache_dir,
-        cutoff,
+    torch.set_num_threads(threads)
+    source = data_source(data, targets, structure_column, id_column, selection, rows, cache_dir)
+    training = TrainingConfig(epochs=epochs, lr_schedule="cosine", max_time_s=max_time, seed=seed)
+    grid = {"lr": lrs, "weight_decay": decays, "n_conv": [int(n) for n in n_convs]}
+    rows_out = grid_search(
+        source,
+        _model_config("gated", 3, cutoff, log10_targets),
+        training,
+        grid,
         split,
-        seed,
-        threads,
+        output,
+        report=click.echo,
     )
-    train_set, val_set = dataset.subset(train_idx), dataset.subset(val_idx)
-    lines = ["lr,weight_decay,n_conv,val_mae,epochs"]
-    best = None
-    for lr, decay, n_conv in itertools.product(lrs, decays, n_convs):
-        config = _base_config(dataset.target_names, "gated", int(n_conv), cutoff, log10_targets)
-        settings = TrainingConfig(
-            epochs=epochs,
-            lr=lr,
-            weight_decay=decay,
-            lr_schedule="cosine",
-            max_time_s=max_time,
-            seed=seed,
-        )
-        trainer = _fit(train_set, val_set, config, settings, seed)
-        mae = trainer.evaluate(val_set.graphs, val_set.targets)["mae"]
-        lines.append(f"{lr:g},{decay:g},{int(n_conv)},{mae:.6g},{len(trainer.history)}")
-        click.echo(f"lr {lr:g}  weight decay {decay:g}  n_conv {int(n_conv)}: val MAE {mae:.4g}")
-        if best is None or mae < best[0]:
-            best = (mae, lr, decay, int(n_conv))
-    text = "\n".join(lines) + "\n"
-    atomic_write_bytes(output, lambda handle: handle.write(text.encode()))
+    best = min(rows_out, key=lambda row: row["val_mae"])
     click.echo(
-        f"best: lr {best[1]:g}, weight decay {best[2]:g}, n_conv {best[3]} "
-        f"(val MAE {best[0]:.4g}); table in {output}"
+        f"best: lr {best['lr']:g}, weight decay {best['weight_decay']:g}, n_conv "
+        f"{best['n_conv']} (val MAE {best['val_mae']:.4g}); table in {output}"
     )

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import click
 
+from asegraph.cli.options import HiddenAliases
+
 
 @click.group("optimize")
 def optimize() -> None:
@@ -71,7 +73,11 @@ def run(config: Path, batch, budget, scheduler, directory, executor, progress) -
 @optimize.command("report")
 @click.argument("campaign", type=click.Path(file_okay=False, path_type=Path))
 @click.option(
-    "--out",
+    "-o",
+    "--output-dir",
+    "out",
+    cls=HiddenAliases,
+    aliases=["--out"],
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
     help="Output directory (default: CAMPAIGN/report).",

@@ -36,3 +36,26 @@ class FloatList(click.ParamType):
             return [float(v) for v in str(value).split(",") if v.strip()]
         except ValueError:
             self.fail(f"expected comma-separated numbers, got {value!r}", param, ctx)
+
+
+class HiddenAliases(click.Option):
+    """An option with extra spellings that work but are not listed in ``--help``.
+
+    The same setting is spelt the same way in every command
+    (``--max-neighbors``, ``--lr``, ``--no-progress``, ``--output-dir``); the
+    spellings older commands used stay accepted as hidden aliases::
+
+        @click.option("--max-neighbors", "neighbors", cls=HiddenAliases, aliases=["--neighbors"])
+    """
+
+    def __init__(self, param_decls, aliases=(), **attrs) -> None:
+        super().__init__([*param_decls, *aliases], **attrs)
+        self.aliases = set(aliases)
+
+    def get_help_record(self, ctx):
+        shown = self.opts
+        self.opts = [name for name in shown if name not in self.aliases]
+        try:
+            return super().get_help_record(ctx)
+        finally:
+            self.opts = shown

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-import numpy as np
 
 from asegraph.cli.options import Duration, FloatList
 
@@ -54,36 +53,17 @@ def parse_rows(rows: str | None) -> slice | None:
     return slice(start, stop)
 
 
-def load(path, targets, structure_column, id_column, selection, rows, cache_dir, graph, quiet):
-    """Read a dataset with graphs, report skipped entries on stderr."""
-    from asegraph.data.datasets import load_graph_dataset
+def data_source(path, targets, structure_column, id_column, selection, rows, cache_dir):
+    """The :class:`~asegraph.workflows.DataSource` the dataset options describe."""
+    from asegraph.workflows import DataSource
 
-    row_slice, suffix = parse_rows(rows), Path(path).suffix.lower()
-    options = {}
-    if suffix == ".csv":  # rows are cut before parsing, so unused CIFs are never read
-        options = {"structure_column": structure_column, "id_column": id_column, "rows": row_slice}
-    elif suffix == ".db":
-        options = {"selection": selection}
-    data = load_graph_dataset(path, list(targets), **graph, cache_dir=cache_dir, **options)
-    if row_slice is not None and suffix != ".csv":
-        from asegraph.data.datasets import check_rows
+    return DataSource(
+        path, list(targets), structure_column, id_column, selection, parse_rows(rows), cache_dir
+    )
 
-        data = data.subset(range(len(data))[check_rows(row_slice, len(data), path)])
-    if len(data) == 0:
-        from asegraph.exceptions import InputFileError
 
-        first = f"; first: {data.failures[0][0]}: {data.failures[0][1]}" if data.failures else ""
-        raise InputFileError(
-            f"dataset '{path}' has no usable entries ({len(data.failures)} skipped{first}); "
-            "check --target and the file"
-        )
-    if data.failures:
-        click.echo(f"{path}: skipped {len(data.failures)} entries:", err=True)
-        for sid, message in data.failures[:10]:
-            click.echo(f"  {sid}: {message}", err=True)
-    if not quiet:
-        click.echo(f"{path}: {len(data)} structures", err=True)
-    return data
+def stderr(message: str) -> None:
+    click.echo(message, err=True)
 
 
 @click.command()
@@ -254,54 +234,32 @@ def train(
     ``torchrun --nproc-per-node N -m asegraph.cli.main train ...`` it trains
     data-parallel over N processes (gloo), with the same global batch.
     """
-    import os
-
     import torch
 
-    from asegraph._utils.jsonsafe import jsonsafe
-    from asegraph.data.datasets import split_indices
     from asegraph.exceptions import ParameterError
     from asegraph.models.cgcnn import CGCNNConfig
-    from asegraph.models.checkpoint import load_model, save_model
+    from asegraph.training import TrainingConfig
+    from asegraph.workflows import train_to_file
 
     torch.set_num_threads(threads)
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.distributed.is_initialized():
-        torch.distributed.init_process_group("gloo")
-    rank = torch.distributed.get_rank() if torch.distributed.is_initialized() else 0
     if not targets and not Path(data).is_dir():
         raise ParameterError("--target is required: name the column/key to learn")
-    graph = {"cutoff": cutoff, "max_neighbors": max_neighbors, "ties": ties}
-    read = dict(
-        targets=targets,
-        structure_column=structure_column,
-        id_column=id_column,
-        selection=selection,
-        cache_dir=cache_dir,
-        graph=graph,
-        quiet=not progress,
-    )
-    train_set = load(data, rows=rows, **read)
+    read = (structure_column, id_column, selection)
+    source = data_source(data, targets, *read, rows, cache_dir)
+    val_source = test_source = None
     if val_rows or test_rows:
-        val_set = load(data, rows=val_rows, **read) if val_rows else None
-        test_set = load(data, rows=test_rows, **read) if test_rows else None
+        val_source = data_source(data, targets, *read, val_rows, cache_dir) if val_rows else None
+        test_source = data_source(data, targets, *read, test_rows, cache_dir) if test_rows else None
     elif val_data or test_data:
-        val_set = load(val_data, rows=None, **read) if val_data else None
-        test_set = load(test_data, rows=None, **read) if test_data else None
-    else:
-        tr, va, te = split_indices(len(train_set), split, seed)
-        train_set, val_set, test_set = (
-            train_set.subset(tr),
-            train_set.subset(va),
-            train_set.subset(te),
-        )
-
-    names = train_set.target_names
+        val_source = data_source(val_data, targets, *read, None, cache_dir) if val_data else None
+        test_source = data_source(test_data, targets, *read, None, cache_dir) if test_data else None
+    names = list(targets) or ["target"]  # a CGCNN folder names its own target
     unit_list = [u.strip() for u in units.split(",")] if units else [""] * len(names)
     if len(unit_list) != len(names):
         raise ParameterError(f"--units needs one unit per target ({len(names)}), got {units!r}")
     config = CGCNNConfig(
         task=task,
-        targets=list(names),
+        targets=names,
         units=unit_list,
         target_transform=["log10" if log10_targets else "none"] * len(names),
         classes=["0", "1"] if task == "classification" else [],
@@ -313,13 +271,13 @@ def train(
         n_hidden=n_hidden,
         hidden_dim=hidden_dim,
         readout=readout,
-        **graph,
-        gaussian={"start": 0.0, "stop": cutoff, "step": 0.2, "width": 0.2},
+        cutoff=cutoff,
+        max_neighbors=max_neighbors,
+        ties=ties,
         envelope=envelope or envelope_cutoff is not None,
         envelope_cutoff=envelope_cutoff,
     )
-    run_dir = Path(f"{output}.run")
-    settings = dict(
+    training = TrainingConfig(
         epochs=epochs,
         batch_size=batch_size,
         optimizer=optimizer,
@@ -330,191 +288,34 @@ def train(
         patience=patience,
         max_time_s=max_time,
         clock="cpu" if cpu_time else "wall",
+        seed=seed,
         balanced_classes=balanced_classes,
     )
-    if ensemble > 1:
-        _train_ensemble(
-            ensemble,
-            subsample,
-            train_set,
-            val_set,
-            test_set,
-            config,
-            settings,
-            run_dir,
-            output,
-            seed,
-            progress and rank == 0,
-            restart,  # each trainer clears its folder under its lock
-        )
-        return
-    trainer = _train_one(
-        train_set, val_set, config, settings, run_dir, seed, progress and rank == 0, restart
+    metrics = train_to_file(
+        source,
+        output,
+        config,
+        training,
+        val=val_source,
+        test=test_source,
+        split=split,
+        n_members=ensemble,
+        subsample=subsample,
+        restart=restart,
+        progress=progress,
+        report=stderr,
     )
-    metrics = _metrics(trainer, val_set, test_set)
-    if rank != 0:
-        return  # rank 0 writes the results
-    best = load_model(run_dir / "best_model.pt")
-    metadata = {
-        **best.metadata,
-        "metrics": jsonsafe(metrics),
-        "training": {"seed": seed, "data": str(data)},
-    }
-    save_model(best, output, metadata=metadata)
-    _write_metrics(output, metrics)
+    if torch.distributed.is_initialized() and torch.distributed.get_rank() != 0:
+        return
     click.echo(_summary(output, metrics))
 
 
-def _train_one(train_set, val_set, config, settings, run_dir, seed, progress, restart=False):
-    """One model, checkpointed in ``run_dir`` (a rerun resumes)."""
-    import torch
-
-    from asegraph.models.cgcnn import CGCNN, CGCNNConfig
-    from asegraph.training import Trainer, TrainingConfig
-
-    torch.manual_seed(seed)  # initial weights; the trainer seeds its own shuffling
-    model = CGCNN(CGCNNConfig.from_dict(config.to_dict()))
-    trainer = Trainer(
-        model,
-        TrainingConfig(**settings, seed=seed),
-        output_dir=run_dir,
-        progress=progress,
-        restart=restart,
-    )
-    trainer.fit(
-        train_set.graphs,
-        train_set.targets,
-        val_set.graphs if val_set is not None else None,
-        val_set.targets if val_set is not None else None,
-    )
-    return trainer
-
-
-def _metrics(trainer, val_set, test_set) -> dict:
-    metrics = {
-        "epochs": len(trainer.history),
-        "best_epoch": trainer.best_epoch,
-        "train_time_s": trainer.history[-1]["time_s"],
-    }
-    for label, subset in (("val", val_set), ("test", test_set)):
-        if subset is not None and len(subset):
-            metrics[label] = trainer.evaluate(subset.graphs, subset.targets)
-    return metrics
-
-
-def _train_ensemble(
-    n_members,
-    subsample,
-    train_set,
-    val_set,
-    test_set,
-    config,
-    settings,
-    run_dir,
-    output,
-    seed,
-    progress,
-    restart=False,
-):
-    """Members on random subsets of the training data (thesis ch. 2.5), then one file."""
-    import time
-
-    from asegraph._utils.jsonsafe import jsonsafe
-    from asegraph.models.checkpoint import load_model
-    from asegraph.models.ensemble import Ensemble
-
-    members, member_metrics = [], []
-    # --max-time is the budget of the whole ensemble: each member gets an equal
-    # share of what is left, so time a fast member saves goes to the next ones.
-    now = time.process_time if settings.get("clock") == "cpu" else time.perf_counter
-    budget, start = settings.get("max_time_s"), now()
-    for k in range(n_members):
-        rng = np.random.default_rng(seed + 1000 * (k + 1))
-        size = max(2, int(round(subsample * len(train_set))))
-        chosen = np.sort(rng.choice(len(train_set), size=size, replace=False))
-        member_dir = run_dir / f"member-{k}"
-        member_settings, started = dict(settings), now() - start
-        if budget is not None:
-            left = budget - started
-            member_settings["max_time_s"] = max(left / (n_members - k), 1e-3)
-        if progress:
-            share = member_settings["max_time_s"]
-            click.echo(
-                f"member {k + 1}/{n_members}: {size} training structures"
-                + (f", {share:.0f} s budget" if share is not None else ""),
-                err=True,
-            )
-        trainer = _train_one(
-            train_set.subset(chosen),
-            val_set,
-            config,
-            settings=member_settings,
-            run_dir=member_dir,
-            seed=seed + k,
-            progress=progress,
-            restart=restart,
-        )
-        member_metrics.append(
-            {
-                **jsonsafe(_metrics(trainer, val_set, None)),
-                "started_s": started,
-                "budget_s": member_settings["max_time_s"],
-            }
-        )
-        members.append(load_model(member_dir / "best_model.pt"))
-    ensemble = Ensemble(
-        members,
-        metadata={
-            "subsample": subsample,
-            "seed": seed,
-            "members": member_metrics,
-            "max_time_s": budget,
-            "clock": settings.get("clock", "wall"),
-            "train_time_s": now() - start,
-        },
-    )
-    ensemble.save(output)
-    metrics = {"members": member_metrics, "train_time_s": now() - start}
-    if test_set is not None and len(test_set):
-        metrics["test"] = _ensemble_test_metrics(ensemble, test_set)
-    _write_metrics(output, metrics)
-    click.echo(f"wrote ensemble of {n_members} members to {output}")
-    if "test" in metrics:
-        click.echo("test : " + ", ".join(f"{k} {v:.4g}" for k, v in metrics["test"].items()))
-
-
-def _ensemble_test_metrics(ensemble, test_set) -> dict:
-    import torch
-
-    from asegraph.models.inference import model_batch
-    from asegraph.training import regression_metrics
-
-    with torch.no_grad():
-        out = ensemble.eval()(model_batch(ensemble, test_set.graphs))
-    mean, std = out["y"].double().numpy(), out["y_std"].double().numpy()
-    target = test_set.targets.reshape(mean.shape)
-    if ensemble.config.target_transform[0] == "log10":
-        target = np.log10(target)
-    metrics = regression_metrics(mean, target) if ensemble.config.task == "regression" else {}
-    error = np.abs(mean - target)
-    metrics["mean_std"] = float(std.mean())
-    metrics["std_error_spearman"] = float(_spearman(std.ravel(), error.ravel()))
-    return metrics
-
-
-def _spearman(a: np.ndarray, b: np.ndarray) -> float:
-    from scipy.stats import spearmanr
-
-    return float(spearmanr(a, b).statistic)
-
-
-def _write_metrics(output: str, metrics: dict) -> None:
-    from asegraph._utils.jsonsafe import write_json
-
-    write_json(f"{output}.metrics.json", metrics)
-
-
 def _summary(output: str, metrics: dict) -> str:
+    if "members" in metrics:
+        lines = [f"wrote ensemble of {len(metrics['members'])} members to {output}"]
+        if "test" in metrics:
+            lines.append("test : " + ", ".join(f"{k} {v:.4g}" for k, v in metrics["test"].items()))
+        return "\n".join(lines)
     lines = [
         f"wrote {output} (best epoch {metrics['best_epoch']} of {metrics['epochs']}, "
         f"{metrics['train_time_s']:.0f} s)"

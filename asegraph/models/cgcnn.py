@@ -30,7 +30,13 @@ class CGCNNConfig:
     Graph settings
         ``cutoff`` (Å), ``max_neighbors``, ``ties`` ("keep" or "truncate",
         see :mod:`asegraph.graph.neighbors`) and ``gaussian`` (the
-        :class:`~asegraph.graph.features.GaussianDistance` settings, Å).
+        :class:`~asegraph.graph.features.GaussianDistance` settings, Å;
+        ``None``, the default, derives them from the cutoff as the thesis
+        does: centres every 0.2 Å from 0 to ``cutoff``, width 0.2 Å — see
+        :attr:`gaussian_settings`).
+
+    The settings are checked when the config is made (``__post_init__``), so an
+    inconsistent config never exists.
     Smooth cutoff (for models used as interatomic potentials)
         ``envelope`` (multiply every message by the polynomial envelope of
         :mod:`asegraph.models.envelope`, so the energy is twice differentiable
@@ -75,12 +81,20 @@ class CGCNNConfig:
     cutoff: float = 8.0
     max_neighbors: int = 12
     ties: str = "keep"
-    gaussian: dict[str, float] = field(
-        default_factory=lambda: {"start": 0.0, "stop": 8.0, "step": 0.2, "width": 0.2}
-    )
+    gaussian: dict[str, float] | None = None
     envelope: bool = False
     envelope_cutoff: float | None = None
     envelope_exponent: int = 6
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    @property
+    def gaussian_settings(self) -> dict[str, float]:
+        """The Gaussian expansion (Å): ``gaussian``, or 0 to ``cutoff`` every 0.2 Å."""
+        if self.gaussian is not None:
+            return dict(self.gaussian)
+        return {"start": 0.0, "stop": float(self.cutoff), "step": 0.2, "width": 0.2}
 
     @property
     def n_outputs(self) -> int:
@@ -142,6 +156,11 @@ class CGCNNConfig:
             if not ok:
                 raise ParameterError(message)
         check_graph_settings(self.cutoff, self.max_neighbors, self.ties)
+        if self.gaussian is not None and set(self.gaussian) != {"start", "stop", "step", "width"}:
+            raise ParameterError(
+                f"gaussian needs the keys start, stop, step and width (Å), got "
+                f"{sorted(self.gaussian)}; or leave it None to derive it from the cutoff"
+            )
         if self.envelope:
             check_envelope(self.cutoff, self.envelope_cutoff, self.envelope_exponent)
 
@@ -177,7 +196,7 @@ class CGCNN(nn.Module):
         if config.envelope:
             self.gaussian = envelope_gaussian(config)
         else:
-            self.gaussian = GaussianDistance(**config.gaussian)
+            self.gaussian = GaussianDistance(**config.gaussian_settings)
         n_z = config.max_atomic_number + 1
         if config.atom_features == "table":
             if atom_table is None:

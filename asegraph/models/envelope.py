@@ -198,4 +198,4 @@ def check_envelope(graph_cutoff: float, cutoff: float | None, exponent: int) -> 
 def envelope_gaussian(config: Any) -> EnvelopedGaussian:
     """The enveloped distance expansion of a config with ``envelope=True``."""
     rc = config.cutoff if config.envelope_cutoff is None else config.envelope_cutoff
-    return EnvelopedGaussian(rc, config.envelope_exponent, **config.gaussian)
+    return EnvelopedGaussian(rc, config.envelope_exponent, **config.gaussian_settings)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
 import torch
 from ase.data import chemical_symbols
 
-from asegraph.exceptions import StructureError
+from asegraph.exceptions import ParameterError, StructureError
 from asegraph.graph.batch import GraphBatch, collate
 from asegraph.graph.crystal_graph import CrystalGraph, build_graphs
 from asegraph.graph.structures import structure_name
@@ -46,9 +46,28 @@ def model_graphs(
         names=names,
         errors=errors,
     )
+    return check_elements(
+        model, graphs, lambda k: graphs[k].name or structure_name(structures[k]), errors
+    )
+
+
+def check_elements(
+    model: CGCNN,
+    graphs: Sequence[Any],
+    label: Callable[[int], str],
+    errors: str = "return",
+) -> list[Any]:
+    """Replace each graph with an element ``model``'s atom table lacks by a StructureError.
+
+    ``label(k)`` names structure ``k`` in the message. Entries that are already
+    exceptions pass through. With ``errors="raise"`` the first uncovered graph
+    raises instead.
+    """
     known = model.atom_known.cpu().numpy()
+    config = model.config
+    result = list(graphs)
     for k, graph in enumerate(graphs):
-        if isinstance(graph, StructureError):
+        if isinstance(graph, Exception):
             continue
         numbers = graph.numbers
         inside = numbers < len(known)
@@ -56,16 +75,15 @@ def model_graphs(
         ok[inside] = known[numbers[inside]]
         if not ok.all():
             z = int(numbers[~ok][0])
-            label = graph.name or structure_name(structures[k])
             error = StructureError(
-                f"structure {label!r}: element {chemical_symbols[z]} (Z={z}) has no features in "
+                f"structure {label(k)!r}: element {chemical_symbols[z]} (Z={z}) has no features in "
                 f"this model's atom table ({config.atom_table_name!r}); use a model trained "
                 "with that element"
             )
             if errors == "raise":
                 raise error
-            graphs[k] = error
-    return graphs
+            result[k] = error
+    return result
 
 
 def model_batch(model: CGCNN, graphs: Sequence[CrystalGraph]) -> GraphBatch:
@@ -83,43 +101,60 @@ def predict_graphs(
     graphs: Iterable[CrystalGraph],
     batch_size: int = 64,
     extra: Sequence[str] = (),
+    progress: bool = False,
 ) -> dict[str, Any]:
-    """Predict for graphs in batches.
+    """Predict for graphs in batches: the one batched prediction path of asegraph.
+
+    Used by the CLI, the trainer's evaluation, the calculator's :func:`predict`,
+    screening and interpretation.
 
     Parameters
     ----------
     model : CGCNN or Ensemble
+        Any dtype or device: graphs are collated to match it.
     graphs : iterable of CrystalGraph
+        Built with the model's settings (:func:`model_graphs`).
     batch_size : int, default 64
+        Structures per forward pass.
     extra : sequence of str
         Further model outputs to return (see :meth:`CGCNN.forward`):
         per-atom ones (``"atom_embeddings"``, ``"atom_layers"``) as a list
         of per-structure arrays, per-structure ones (``"crystal_embeddings"``)
         concatenated. ``"atom_layers"`` switches on ``layers=True``.
+    progress : bool
+        Show a tqdm bar over structures.
 
     Returns
     -------
     dict
-        ``"y"`` [B, n_out] (target units, or class probabilities) as float64,
-        ``"y_std"`` [B, n_out] for an ensemble, ``"site"`` (a list of
-        [n_atoms_b, n_targets] arrays) for per-atom models, and each name in
-        ``extra`` the model gave.
+        ``"y"`` [B, n_out] (target units — log10 space for log10 targets — or
+        class probabilities) as float64. An ensemble adds ``"y_std"`` [B, n_out]
+        (members' standard deviation) and ``"y_members"`` [M, B, n_out].
+        Per-atom models (``readout="site"``) add ``"site"``, a list of
+        [n_atoms_b, n_targets] arrays (and ``"site_std"`` for an ensemble);
+        and each name in ``extra`` the model gave.
     """
+    from tqdm import tqdm
+
+    if int(batch_size) != batch_size or batch_size < 1:
+        raise ParameterError(f"batch_size must be a positive integer, got {batch_size!r}")
     model.eval()
     graphs = list(graphs)
-    ys, stds, sites = [], [], []
+    parts: dict[str, list[np.ndarray]] = {}
+    sites: dict[str, list[np.ndarray]] = {}
     extras: dict[str, list] = {name: [] for name in extra}
     options = {"layers": True} if "atom_layers" in extra else {}
+    bar = tqdm(total=len(graphs), unit="structure", desc="predicting", disable=not progress)
     for start in range(0, len(graphs), batch_size):
         chunk = graphs[start : start + batch_size]
-        batch = model_batch(model, chunk)
-        out = model(batch, **options)
-        ys.append(out["y"].double().cpu().numpy())
-        if "y_std" in out:  # an ensemble: the members' spread
-            stds.append(out["y_std"].double().cpu().numpy())
+        out = model(model_batch(model, chunk), **options)
+        for key in ("y", "y_std", "y_members"):  # y_members [M, b, n_out]: an ensemble
+            if key in out:
+                parts.setdefault(key, []).append(out[key].double().cpu().numpy())
         split = np.cumsum([g.n_atoms for g in chunk])[:-1]
-        if "site" in out:
-            sites.extend(np.split(out["site"].double().cpu().numpy(), split))
+        for key in ("site", "site_std"):
+            if key in out:
+                sites.setdefault(key, []).extend(np.split(out[key].double().cpu().numpy(), split))
         for name in extras:
             if name not in out:
                 continue
@@ -128,13 +163,12 @@ def predict_graphs(
                 extras[name].extend(np.split(values, split))
             else:
                 extras[name].append(values)
-    result: dict[str, Any] = {
-        "y": np.concatenate(ys) if ys else np.zeros((0, model.config.n_outputs))
-    }
-    if stds:
-        result["y_std"] = np.concatenate(stds)
-    if sites:
-        result["site"] = sites
+        bar.update(len(chunk))
+    bar.close()
+    result: dict[str, Any] = {"y": np.zeros((0, model.config.n_outputs))}
+    for key, arrays in parts.items():
+        result[key] = np.concatenate(arrays, axis=1 if key == "y_members" else 0)
+    result.update(sites)
     for name, values in extras.items():
         if values:
             result[name] = values if name in _PER_ATOM else np.concatenate(values)

@@ -155,11 +155,27 @@ def test_distances_from_positions_reach_autograd():
         ({"targets": ["a", "b"]}, "one entry per target"),
         ({"n_hidden": 0}, "readout='pool' needs n_hidden >= 1"),
         ({"target_transform": ["ln"]}, "'none' or 'log10'"),
+        ({"gaussian": {"start": 0.0, "stop": 8.0}}, "gaussian needs the keys start, stop, step"),
+        ({"envelope": True, "envelope_cutoff": 9.0}, r"envelope cutoff must be in \(0, 8\]"),
     ],
 )
 def test_bad_config(overrides, match):
+    # checked when the config is made (__post_init__), not only when a model is built
     with pytest.raises(ParameterError, match=match):
-        CGCNN(CGCNNConfig(**overrides))
+        CGCNNConfig(**overrides)
+
+
+def test_gaussian_expansion_follows_the_cutoff():
+    assert CGCNNConfig(cutoff=5.0).gaussian_settings == {
+        "start": 0.0,
+        "stop": 5.0,
+        "step": 0.2,
+        "width": 0.2,
+    }
+    model = CGCNN(CGCNNConfig(cutoff=5.0, n_conv=1, atom_dim=8, hidden_dim=8))
+    assert model.gaussian.n_features == 26  # 0, 0.2, ..., 5.0
+    custom = {"start": 0.0, "stop": 4.0, "step": 0.5, "width": 0.5}
+    assert CGCNNConfig(gaussian=custom).gaussian_settings == custom
 
 
 def test_bad_normalizer():
