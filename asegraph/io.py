@@ -1,4 +1,24 @@
-"""Reading structures from files, folders and ASE databases for prediction.
+"""The one place asegraph reads structures: CIF (fast P1 path), ASE formats, ASE databases.
+
+Prediction sources (:func:`read_structures`: files, folders, databases) and the
+labelled dataset readers of :mod:`asegraph.data.datasets` use the same CIF
+parser and the same entry ids, so a structure reads the same way everywhere.
+
+CIF
+    Generated datasets (Materials Project dumps, perov_5, carbon_24, ...) store
+    every structure as a P1 CIF: atoms listed explicitly, the identity as the
+    only symmetry operation. For those, gemmi's C++ reader gives cell and
+    coordinates about 80x faster than pymatgen's parser; like pymatgen (the
+    reference reader of the original CGCNN) it snaps fractional coordinates
+    within a relative 1e-4 of 1/3 and 2/3 to those values, so both give the
+    same structure to float precision. Anything else — other space groups
+    (whose operations must be applied and duplicates merged), partial
+    occupancies, missing type symbols — goes through pymatgen.
+
+Entry ids
+    A CIF file's id is its stem; a one-frame file's id is its name; frame
+    ``k`` of a multi-frame file is ``NAME@k`` (or its ``atoms.info["id"]``);
+    an ASE database row is its ``uid`` key if it has one, else ``NAME@ROW_ID``.
 
 Readers never stop at a bad entry: each yields ``(id, structure_or_error)``
 so that a caller can report the failure and go on with the rest.
@@ -10,6 +30,7 @@ import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 from ase import Atoms
 
 from asegraph.exceptions import InputFileError
@@ -17,39 +38,126 @@ from asegraph.exceptions import InputFileError
 #: Files in a folder that are data of the original CGCNN layout, not structures.
 _SKIPPED_NAMES = {"id_prop.csv", "atom_init.json"}
 _DATABASE_SUFFIXES = {".db", ".json"}
+#: pymatgen's CifParser snaps fractions within this relative tolerance of 1/3, 2/3.
+_FRAC_TOLERANCE = 1e-4
 
 
-def _read_cif(path: Path) -> Atoms:
-    # The original CGCNN read CIFs with pymatgen; keep that for identical graphs.
-    from pymatgen.core import Structure
-    from pymatgen.io.ase import AseAtomsAdaptor
+def read_cif_text(text: str) -> Atoms:
+    """Parse one CIF data block (text) into Atoms.
+
+    Raises whatever the underlying parser raises for an unreadable file; the
+    callers turn that into a per-entry error.
+    """
+    atoms = _read_p1_with_gemmi(text)
+    if atoms is not None:
+        return atoms
+    from pymatgen.io.cif import CifParser
+
+    from asegraph.graph.structures import to_atoms
 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            structure = Structure.from_file(str(path))
+            return to_atoms(CifParser.from_str(text).parse_structures(primitive=False)[0])
     except Exception as exc:
-        from asegraph.cif import explain_cif_error
-
-        explained = explain_cif_error(path.read_text(errors="replace"))
+        explained = explain_cif_error(text)
         if explained is None:
             raise
         raise InputFileError(explained) from exc
-    return AseAtomsAdaptor.get_atoms(structure)
+
+
+def explain_cif_error(text: str) -> str | None:
+    """Say what is wrong with a CIF pymatgen refused ("no structures", ...), or None.
+
+    pymatgen's own messages ("Invalid CIF file with no structures!", "integer
+    modulo by zero") name neither the cause nor the fix; the two common
+    causes are a file without atom sites and two sites at one position.
+    """
+    try:
+        import gemmi
+
+        small = gemmi.make_small_structure_from_block(gemmi.cif.read_string(text).sole_block())
+    except Exception:  # noqa: BLE001 - not even gemmi can read it: keep pymatgen's message
+        return None
+    if not small.sites:
+        return (
+            "the CIF has no atoms (no _atom_site_ loop with fractional coordinates); "
+            "add the atom sites"
+        )
+    fract = np.array([site.fract.tolist() for site in small.sites]) % 1.0
+    for i in range(len(fract)):
+        delta = fract[i + 1 :] - fract[i]
+        delta -= np.round(delta)  # periodic images are the same site
+        same = np.flatnonzero(np.abs(delta).max(axis=1) < 1e-4)
+        if len(same):
+            j = i + 1 + int(same[0])
+            where = ", ".join(f"{x:.4f}" for x in fract[i])
+            return (
+                f"the CIF has two atoms on one site: {small.sites[i].label} and "
+                f"{small.sites[j].label} at fractional ({where}); remove the duplicated site "
+                "(or give both partial occupancies)"
+            )
+    return None
+
+
+def read_cif(path: str | Path) -> Atoms:
+    """Read a CIF file (see :func:`read_cif_text`)."""
+    return read_cif_text(Path(path).read_text(errors="replace"))
+
+
+def _read_p1_with_gemmi(text: str) -> Atoms | None:
+    """Atoms for an ordered P1 CIF, else None (so the caller falls back)."""
+    try:
+        import gemmi
+    except ImportError:  # gemmi is optional: pymatgen reads everything
+        return None
+    try:
+        block = gemmi.cif.read_string(text).sole_block()
+        small = gemmi.make_small_structure_from_block(block)
+    except (RuntimeError, ValueError):
+        return None
+    identity = gemmi.Op("x,y,z")
+    operations = [gemmi.Op(op) for op in small.symops] if small.symops else []
+    if any(op != identity for op in operations) or len(operations) > 1 or not small.sites:
+        return None
+    if not operations and small.spacegroup_hm.replace(" ", "") not in ("P1", ""):
+        return None
+    sites = small.sites
+    if any(site.occ != 1.0 or site.element.atomic_number == 0 for site in sites):
+        return None
+    cell = np.array(small.cell.orth.mat.tolist()).T  # rows are lattice vectors, Å
+    fractional = np.array([site.fract.tolist() for site in sites])  # [N, 3]
+    for ideal in (1 / 3, 2 / 3):  # as pymatgen does (0.3333 -> 1/3)
+        fractional[np.abs(fractional / ideal - 1.0) <= _FRAC_TOLERANCE] = ideal
+    numbers = [site.element.atomic_number for site in sites]
+    return Atoms(numbers=numbers, scaled_positions=fractional, cell=cell, pbc=True)
+
+
+def frame_id(path: Path, index: int, n_frames: int, atoms: Atoms) -> str:
+    """Id of frame ``index`` of ``n_frames`` read from ``path`` (see the module doc)."""
+    if "id" in atoms.info:
+        return str(atoms.info["id"])
+    return path.name if n_frames == 1 else f"{path.name}@{index}"
+
+
+def row_id(path: Path, row) -> str:
+    """Id of an ASE database row: its ``uid`` key, else ``NAME@ROW_ID``."""
+    uid = row.key_value_pairs.get("uid") if hasattr(row, "key_value_pairs") else None
+    return str(uid) if uid is not None else f"{Path(path).name}@{row.id}"
 
 
 def read_file(path: str | Path) -> Iterator[tuple[str, Atoms | Exception]]:
     """Yield every structure in a file as ``(id, Atoms)``, or ``(id, error)``.
 
-    CIFs are read with pymatgen; everything else with :func:`ase.io.read`
-    (all frames of multi-frame files, ids ``name@k``); ASE databases row by
-    row (ids ``name@row_id``).
+    CIFs with :func:`read_cif`; everything else with :func:`ase.io.read`
+    (all frames of multi-frame files); ASE databases row by row. Ids: see the
+    module doc.
     """
     path = Path(path)
     stem = path.stem if path.suffix.lower() == ".cif" else path.name
     try:
         if path.suffix.lower() == ".cif":
-            yield stem, _read_cif(path)
+            yield stem, read_cif(path)
             return
         if path.suffix.lower() in _DATABASE_SUFFIXES and _is_ase_database(path):
             yield from _read_database(path)
@@ -69,11 +177,8 @@ def read_file(path: str | Path) -> Iterator[tuple[str, Atoms | Exception]]:
             ),
         )
         return
-    if len(frames) == 1:
-        yield stem, frames[0]
-    else:
-        for k, frame in enumerate(frames):
-            yield f"{stem}@{k}", frame
+    for k, frame in enumerate(frames):
+        yield frame_id(path, k, len(frames), frame), frame
 
 
 def _is_ase_database(path: Path) -> bool:
@@ -92,10 +197,10 @@ def _read_database(path: Path) -> Iterator[tuple[str, Atoms | Exception]]:
     with ase.db.connect(str(path)) as db:
         for row in db.select():
             try:
-                yield f"{path.name}@{row.id}", row.toatoms()
+                yield row_id(path, row), row.toatoms()
             except Exception as exc:  # noqa: BLE001
                 yield (
-                    f"{path.name}@{row.id}",
+                    row_id(path, row),
                     InputFileError(f"database '{path}' row {row.id} could not be read: {exc}"),
                 )
 

@@ -397,8 +397,10 @@ def evaluate_to_folder(
     source : DataSource
         Read with the model's own graph settings.
     output_dir : path
-        Gets ``metrics.json`` and ``parity.png`` (regression, first target)
-        or ``roc.png`` (classification).
+        Gets ``metrics.json``, ``predictions.csv`` (id, reference and
+        prediction per target, in the space the model predicts in; class
+        probabilities for classification) and ``parity.png`` (regression,
+        first target) or ``roc.png`` (classification).
 
     Returns
     -------
@@ -406,6 +408,7 @@ def evaluate_to_folder(
         Metrics in the space the model predicts in (log10 for log10
         targets), and the figure's path.
     """
+    from asegraph._utils.files import atomic_write_text
     from asegraph._utils.jsonsafe import write_json
     from asegraph.models.loader import load
     from asegraph.plots import parity_plot, roc_plot
@@ -426,7 +429,28 @@ def evaluate_to_folder(
             reference[:, 0], predicted[:, 0], out / "parity.png", config.targets[0], config.units[0]
         )
     write_json(out / "metrics.json", metrics)
+    atomic_write_text(
+        out / "predictions.csv", _predictions_csv(dataset.ids, reference, predicted, config)
+    )
     return metrics, figure
+
+
+def _predictions_csv(ids, reference, predicted, config) -> str:
+    if config.task == "classification":
+        header = ["id", "label", *(f"p_{c}" for c in config.classes)]
+        rows = [[i, int(r), *p] for i, r, p in zip(ids, reference.reshape(-1), predicted)]
+    else:
+        names = [
+            f"log10_{t}" if transform == "log10" else t
+            for t, transform in zip(config.targets, config.target_transform)
+        ]
+        header = ["id", *(f"reference_{n}" for n in names), *(f"predicted_{n}" for n in names)]
+        rows = [[i, *r, *p] for i, r, p in zip(ids, reference, predicted)]
+    lines = [",".join(header)]
+    lines += [
+        ",".join(str(v) if isinstance(v, str) else repr(float(v)) for v in row) for row in rows
+    ]
+    return "\n".join(lines) + "\n"
 
 
 def learning_curve(

@@ -6,9 +6,8 @@ import ase.io
 import pytest
 from ase.build import bulk
 
-from asegraph.cif import read_cif_text
 from asegraph.exceptions import InputFileError
-from asegraph.io import read_structures
+from asegraph.io import read_cif_text, read_structures
 
 NO_ATOMS = """data_empty
 _symmetry_space_group_name_H-M 'P 1'

@@ -354,7 +354,7 @@ def _skip_nonfinite_targets(data: StructureDataset) -> StructureDataset:
 
 
 def _parse_cif(text: str) -> Atoms:
-    from asegraph.cif import read_cif_text
+    from asegraph.io import read_cif_text  # the one CIF reader (fast P1 path)
 
     return read_cif_text(text)
 
@@ -453,10 +453,12 @@ def check_rows(rows: slice, n_rows: int, path) -> slice:
 def _read_database(path, targets, selection) -> StructureDataset:
     import ase.db
 
+    from asegraph.io import row_id
+
     ids, structures, values, failures = [], [], [], []
     with ase.db.connect(str(path)) as db:
         for row in db.select(selection or ""):
-            sid = str(row.get("uid", row.id))
+            sid = row_id(path, row)
             try:
                 target = [_db_value(row, key) for key in targets]
                 structures.append(row.toatoms())
@@ -486,9 +488,11 @@ def _read_extxyz(path, targets) -> StructureDataset:
         frames = ase.io.read(str(path), index=":")
     except Exception as exc:  # noqa: BLE001
         raise InputFileError(f"dataset '{path}' could not be read as extxyz: {exc}") from exc
+    from asegraph.io import frame_id
+
     ids, structures, values, failures = [], [], [], []
     for k, atoms in enumerate(frames):
-        sid = str(atoms.info.get("id", k))
+        sid = frame_id(Path(path), k, len(frames), atoms)
         try:
             values.append([float(atoms.info[key]) for key in targets])
         except KeyError as exc:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import csv
 import json
 
 import ase.io
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -55,7 +57,18 @@ def test_train_then_evaluate_with_a_parity_plot(alloys, tmp_path):
     result = run("evaluate", model, alloys, "--target", "energy_per_atom", "-o", tmp_path / "ev")
     assert result.exit_code == 0, result.output
     assert (tmp_path / "ev" / "parity.png").stat().st_size > 1000
-    assert json.loads((tmp_path / "ev" / "metrics.json").read_text())["mae"] > 0
+    mae = json.loads((tmp_path / "ev" / "metrics.json").read_text())["mae"]
+    rows = list(csv.DictReader((tmp_path / "ev" / "predictions.csv").open()))
+    assert len(rows) == 80
+    recomputed = np.mean(
+        [
+            abs(float(r["predicted_energy_per_atom"]) - float(r["reference_energy_per_atom"]))
+            for r in rows
+        ]
+    )
+    assert mae == pytest.approx(recomputed, rel=1e-9) and mae > 0
+    reference = [f.info["energy_per_atom"] for f in ase.io.read(alloys, index=":")]
+    np.testing.assert_allclose([float(r["reference_energy_per_atom"]) for r in rows], reference)
 
 
 def test_classification_gives_a_roc_curve(alloys, tmp_path):
@@ -84,45 +97,34 @@ def test_classification_gives_a_roc_curve(alloys, tmp_path):
     assert (tmp_path / "ev" / "roc.png").is_file() and "roc_auc" in result.output
 
 
-def test_learning_curve_and_tune(alloys, tmp_path):
+def test_learning_curve_error_falls_with_size(alloys, tmp_path):
     result = run(
-        "learning-curve",
-        alloys,
-        "--target",
-        "energy_per_atom",
-        "--sizes",
-        "10,40",
-        "--epochs",
-        "2",
-        "--max-time",
-        "5s",
-        "-o",
-        tmp_path / "lc",
-        *SMALL[:2],
-    )
+        "learning-curve", alloys, "--target", "energy_per_atom", "--sizes", "4,48",
+        "--n-conv", "1", "--epochs", "40", "--max-time", "30s", "-o", tmp_path / "lc", *SMALL[:2],
+    )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert (tmp_path / "lc" / "learning_curve.png").is_file()
-    assert len((tmp_path / "lc" / "learning_curve.csv").read_text().splitlines()) == 3
+    rows = list(csv.DictReader((tmp_path / "lc" / "learning_curve.csv").open()))
+    assert [int(r["n_train"]) for r in rows] == [4, 48]
+    small, large = (float(r["test_mae"]) for r in rows)
+    assert large < 0.8 * small, (small, large)
+
+
+def test_tune_reports_the_minimum_validation_error_row(alloys, tmp_path):
+    # a learning rate too small to move the weights against a sensible one
     result = run(
-        "tune",
-        alloys,
-        "--target",
-        "energy_per_atom",
-        "--lr",
-        "1e-3",
-        "--weight-decay",
-        "0",
-        "--n-conv",
-        "1,2",
-        "--epochs",
-        "2",
-        "-o",
-        tmp_path / "t.csv",
-        *SMALL[:2],
-    )
+        "tune", alloys, "--target", "energy_per_atom", "--lr", "1e-9,3e-3", "--weight-decay", "0",
+        "--n-conv", "1", "--epochs", "15", "-o", tmp_path / "t.csv", *SMALL[:2],
+    )  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert "best: lr 0.001" in result.output
-    assert len((tmp_path / "t.csv").read_text().splitlines()) == 3
+    rows = list(csv.DictReader((tmp_path / "t.csv").open()))
+    assert len(rows) == 2
+    best = min(rows, key=lambda r: float(r["val_mae"]))
+    assert float(best["lr"]) == 3e-3
+    assert float(rows[0]["val_mae"]) > float(rows[1]["val_mae"])  # 1e-9: the mean's error
+    assert f"best: lr 0.003, weight decay 0, n_conv 1 (val MAE {float(best['val_mae']):.4g})" in (
+        result.output
+    )
 
 
 @pytest.mark.parametrize(
@@ -131,7 +133,7 @@ def test_learning_curve_and_tune(alloys, tmp_path):
         (["--rows", "a:b"], "--rows expects START:STOP"),
         (
             ["--target", "nope"],
-            "has no usable entries (80 skipped; first: 0: frame 0 has no info key",
+            "has no usable entries (80 skipped; first: alloys.extxyz@0: frame 0 has no info key",
         ),
         (["--max-time", "soon"], "expected a duration like 90s, 15m or 2h"),
         (["--units", "eV,GPa"], "--units needs one unit per target"),

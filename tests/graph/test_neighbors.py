@@ -59,7 +59,8 @@ def random_triclinic(rng, n_atoms: int, scale: float) -> Atoms:
 
 @pytest.mark.parametrize("n_atoms,scale,cutoff", [(6, 5.0, 6.0), (3, 2.5, 5.0), (1, 2.2, 4.0)])
 def test_edges_match_brute_force_on_triclinic_and_small_cells(rng, n_atoms, scale, cutoff):
-    for _ in range(3):
+    checked = 0
+    for _ in range(8):
         atoms = random_triclinic(rng, n_atoms, scale)
         try:
             graph = build_graph(atoms, cutoff=cutoff, max_neighbors=12)
@@ -68,6 +69,10 @@ def test_edges_match_brute_force_on_triclinic_and_small_cells(rng, n_atoms, scal
         assert graph_edges(graph) == brute_force_edges(atoms, cutoff, 12)
         vectors = graph.edge_vectors()
         np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), graph.distances, atol=1e-10)
+        checked += 1
+        if checked == 3:
+            break
+    assert checked == 3  # the comparison ran on three random cells, not on none
 
 
 def test_edges_match_brute_force_on_a_slab():
