@@ -10,10 +10,11 @@ CIF
     only symmetry operation. For those, gemmi's C++ reader gives cell and
     coordinates about 80x faster than pymatgen's parser; like pymatgen (the
     reference reader of the original CGCNN) it snaps fractional coordinates
-    within a relative 1e-4 of 1/3 and 2/3 to those values, so both give the
-    same structure to float precision. Anything else — other space groups
-    (whose operations must be applied and duplicates merged), partial
-    occupancies, missing type symbols — goes through pymatgen.
+    within a relative 1e-4 of 1/3 and 2/3 to those values and wraps them into
+    [0, 1), so both give the same structure and graph to float precision.
+    Anything else — other space groups (whose operations must be applied and
+    duplicates merged), partial occupancies, missing type symbols — goes
+    through pymatgen.
 
 Entry ids
     A CIF file's id is its stem; a one-frame file's id is its name; frame
@@ -129,8 +130,37 @@ def _read_p1_with_gemmi(text: str) -> Atoms | None:
     fractional = np.array([site.fract.tolist() for site in sites])  # [N, 3]
     for ideal in (1 / 3, 2 / 3):  # as pymatgen does (0.3333 -> 1/3)
         fractional[np.abs(fractional / ideal - 1.0) <= _FRAC_TOLERANCE] = ideal
+    # and into [0, 1) as pymatgen does: the image shifts of the graph, and so the
+    # original's tie order ("truncate"), depend on it
+    fractional -= np.floor(fractional)
+    delta = fractional[:, None, :] - fractional[None, :, :]  # [N, N, 3]
+    delta -= np.round(delta)
+    if np.count_nonzero(np.abs(delta).max(axis=2) < 1e-4) > len(sites):
+        return None  # two sites on one position: pymatgen refuses it, with a message
     numbers = [site.element.atomic_number for site in sites]
-    return Atoms(numbers=numbers, scaled_positions=fractional, cell=cell, pbc=True)
+    # pymatgen lists the sites grouped by element, by increasing electronegativity
+    # (then symbol), keeping file order within an element; the original tie rule
+    # ("truncate") breaks ties by atom index, so keep that order too
+    keys = [_pymatgen_rank(z) for z in numbers]
+    if any(key is None for key in keys):
+        return None  # an element without electronegativity: let pymatgen order it
+    order = sorted(range(len(numbers)), key=keys.__getitem__)
+    numbers = [numbers[k] for k in order]
+    return Atoms(numbers=numbers, scaled_positions=fractional[order], cell=cell, pbc=True)
+
+
+_RANKS: dict[int, tuple[float, str] | None] = {}
+
+
+def _pymatgen_rank(z: int) -> tuple[float, str] | None:
+    """pymatgen's site order key of element ``z``: (electronegativity, symbol)."""
+    if z not in _RANKS:
+        from pymatgen.core import Element
+
+        element = Element.from_Z(z)
+        x = element.X
+        _RANKS[z] = (float(x), element.symbol) if x == x else None  # NaN: unknown
+    return _RANKS[z]
 
 
 def frame_id(path: Path, index: int, n_frames: int, atoms: Atoms) -> str:

@@ -22,6 +22,7 @@ from asegraph.graph.neighbors import (
     nearest_pairs,
     search_radii,
     select_nearest,
+    small_cell_nearest,
 )
 from asegraph.graph.structures import MAX_ATOMIC_NUMBER, structure_name, to_atoms
 
@@ -145,15 +146,21 @@ def build_graph(
     pbc = np.asarray(atoms.pbc, dtype=bool)
     numbers = np.asarray(atoms.numbers, dtype=np.int64)
 
-    coincident = _coincident_pair(positions, cell, pbc)
-    if coincident is not None:
-        _raise_overlap(atoms, structure_name(structure, name), positions, cell, pbc, coincident)
-    receivers, senders, shifts, distances, min_distance = nearest_pairs(
-        positions, cell, pbc, cutoff, int(max_neighbors), ties
-    )
+    found = None
+    if pbc.all():  # one small cell (the calculator, MD): the low-overhead search, which
+        # also sees atoms at one position (distance 0, min_distance below)
+        found = small_cell_nearest(positions, cell, float(cutoff), int(max_neighbors), ties)
+    if found is None:
+        coincident = _coincident_pair(positions, cell, pbc)
+        if coincident is not None:
+            _raise_overlap(atoms, structure_name(structure, name), positions, cell, pbc, coincident)
+        found = nearest_pairs(positions, cell, pbc, cutoff, int(max_neighbors), ties)
+    receivers, senders, shifts, distances, min_distance = found
     if min_distance < MIN_DISTANCE:
-        _raise_overlap(atoms, structure_name(structure, name), positions, cell, pbc)
-    if len(np.unique(receivers)) < len(numbers):
+        pair = _coincident_pair(positions, cell, pbc)  # distance 0 is not in a neighbour list
+        _raise_overlap(atoms, structure_name(structure, name), positions, cell, pbc, pair)
+    # receivers come grouped (ascending): an atom without neighbours is a missing value
+    if len(receivers) == 0 or np.count_nonzero(np.diff(receivers)) + 1 < len(numbers):
         _raise_isolated(atoms, structure_name(structure, name), receivers, cutoff)
     return CrystalGraph(
         numbers=numbers,

@@ -44,6 +44,7 @@ common in high-symmetry cells.
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 import numpy as np
@@ -439,3 +440,113 @@ def _table_within(positions, cell, rows, senders, max_neighbors, radius, tie_tol
     if not final and n_rows and nearest_distance[:, -1].max() + 2 * tie_tolerance >= radius:
         return int(np.argmax(nearest_distance[:, -1]))  # ties could lie beyond the radius
     return (nearest % n_atoms).astype(np.int32), nearest_distance.astype(np.float32)
+
+
+_FLOAT_GRIDS: dict[tuple[int, int, int], tuple[np.ndarray, np.ndarray]] = {}
+
+
+def _float_grid(images: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """The image shifts of :func:`_shift_grid` as (int64 [S, 3], float64 [S, 3])."""
+    if images not in _FLOAT_GRIDS:
+        grid = _shift_grid(images)
+        _FLOAT_GRIDS[images] = (grid, grid.astype(np.float64))
+    return _FLOAT_GRIDS[images]
+
+
+def small_cell_nearest(
+    positions: np.ndarray,
+    cell: np.ndarray,
+    cutoff: float,
+    max_neighbors: int,
+    ties: TieRule = "keep",
+    tie_tolerance: float = 1e-6,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float] | None:
+    """:func:`nearest_pairs` for one small fully periodic cell, with little per-call overhead.
+
+    The calculator and MD build one graph of a few atoms per step, where the
+    fixed cost of a general search (cell lists, an adaptive radius tried
+    first, numpy's 3x3 linear algebra) dominates. Here the cell geometry is
+    done in plain Python, every image within reach of ``cutoff`` is
+    enumerated once (``N² S`` vectors), each atom's ``max_neighbors``-th
+    distance is found with a partition instead of a sort, and only the pairs
+    up to it (plus the tie tolerance) are ordered: the same edges and
+    distances as :func:`nearest_pairs`, grouped by receiver and sorted by
+    distance.
+
+    Parameters
+    ----------
+    positions : ndarray, shape (N, 3), Å
+    cell : ndarray, shape (3, 3), Å
+        Every axis periodic.
+    cutoff, max_neighbors, ties, tie_tolerance
+        As :func:`nearest_pairs`.
+
+    Returns
+    -------
+    (receivers, senders, unit_shifts, distances, min_distance), or None when
+    the cell is singular or too large for the dense enumeration (then use
+    :func:`nearest_pairs`). ``min_distance`` is inf when some atom has no
+    neighbour within ``cutoff`` (the caller reports it).
+    """
+    n_atoms = len(positions)
+    if n_atoms > DENSE_MAX_ATOMS:
+        return None
+    (a1, a2, a3), (b1, b2, b3), (c1, c2, c3) = cell.tolist()
+    # numpy's cross/det/solve cost more than this whole search on a 3x3 cell
+    n0 = (b2 * c3 - b3 * c2, b3 * c1 - b1 * c3, b1 * c2 - b2 * c1)  # b x c
+    n1 = (c2 * a3 - c3 * a2, c3 * a1 - c1 * a3, c1 * a2 - c2 * a1)  # c x a
+    n2 = (a2 * b3 - a3 * b2, a3 * b1 - a1 * b3, a1 * b2 - a2 * b1)  # a x b
+    det = a1 * n0[0] + a2 * n0[1] + a3 * n0[2]
+    if abs(det) <= 1e-12:
+        return None
+    # the longest half-diagonal bounds every minimum-image vector
+    longest = max(
+        ((sa * a1 + sb * b1 + sc * c1) ** 2 + (sa * a2 + sb * b2 + sc * c2) ** 2
+         + (sa * a3 + sb * b3 + sc * c3) ** 2) ** 0.5
+        for sa, sb, sc in ((0.5, 0.5, 0.5), (0.5, 0.5, -0.5), (0.5, -0.5, 0.5), (-0.5, 0.5, 0.5))
+    )  # fmt: skip
+    inverse = np.array([n0, n1, n2]).T / det
+    fractional = positions @ inverse  # [N, 3]
+    difference = fractional[None, :, :] - fractional[:, None, :]  # f_j - f_i [N, N, 3]
+    wrap = difference.round()
+    minimum_image = (difference - wrap) @ cell  # [N, N, 3], Å
+    normal_lengths = [(x * x + y * y + z * z) ** 0.5 for x, y, z in (n0, n1, n2)]
+    # first a sphere expected to hold about 2M + 4 atoms (as search_radii); if some
+    # atom's M-th neighbour is not safely inside it, the whole cutoff
+    expected = (3.0 * (2.0 * max_neighbors + 4) * abs(det) / (4.0 * math.pi * n_atoms)) ** (1 / 3)
+    for radius in (expected, cutoff) if expected < cutoff else (cutoff,):
+        images = tuple(math.ceil(radius * n / abs(det) + 0.5) for n in normal_lengths)
+        shifts, float_shifts = _float_grid(images)
+        if n_atoms * n_atoms * len(shifts) > DENSE_MAX_VECTORS:
+            return None
+        translations = float_shifts @ cell  # [S, 3]
+        reach = radius * 1.001 + longest
+        useful = np.einsum("sk,sk->s", translations, translations) <= reach * reach
+        zero = int(np.count_nonzero(useful[: len(shifts) // 2]))  # the grid's centre: no shift
+        shifts, translations = shifts[useful], translations[useful]
+        n_images = len(shifts)
+        vectors = minimum_image[:, :, None, :] + translations  # [N, N, S, 3]
+        squared = np.einsum("ijsk,ijsk->ijs", vectors, vectors).reshape(n_atoms, -1)
+        diagonal = np.arange(n_atoms)
+        squared[diagonal, diagonal * n_images + zero] = np.inf  # not its own neighbour
+        squared[squared >= radius * radius] = np.inf
+        k = min(max_neighbors, squared.shape[1]) - 1
+        kth = np.sqrt(np.partition(squared, k, axis=1)[:, k])  # each atom's M-th distance
+        if radius == cutoff or kth.max() + 2 * tie_tolerance < radius:
+            break
+    # pairs up to the M-th distance plus the tie tolerance: everything the rule can keep
+    bound = np.minimum((kth + 2 * tie_tolerance) ** 2, radius * radius)
+    receivers, columns = np.nonzero(squared <= bound[:, None])
+    distances = np.sqrt(squared[receivers, columns])
+    min_distance = float(distances.min()) if len(distances) else math.inf
+    if ties == "keep":  # few candidates: order them and apply the tie rule here
+        order = np.argsort(receivers * (4.0 * cutoff) + distances)
+        receivers, columns, distances = receivers[order], columns[order], distances[order]
+        keep = distances <= kth[receivers] + tie_tolerance
+        receivers, columns, distances = receivers[keep], columns[keep], distances[keep]
+    senders, image = np.divmod(columns, n_images)
+    unit_shifts = shifts[image] - wrap[receivers, senders].astype(np.int64)
+    selected = (receivers, senders, unit_shifts, distances)
+    if ties != "keep":
+        selected = select_nearest(*selected, n_atoms, max_neighbors, ties, tie_tolerance)
+    return (*selected, min_distance)

@@ -68,9 +68,11 @@ def _looks_valid(atoms: Atoms) -> bool:
         return False
     pbc = atoms.pbc
     if pbc.all():
-        cell = atoms.cell.array
-        scale = np.abs(cell).max()
-        return scale > 0 and abs(np.linalg.det(cell)) > 1e-6 * scale**3
+        # plain Python on the 3x3 cell: numpy's det costs more than a small cell's graph
+        (a1, a2, a3), (b1, b2, b3), (c1, c2, c3) = atoms.cell.array.tolist()
+        scale = max(abs(a1), abs(a2), abs(a3), abs(b1), abs(b2), abs(b3), abs(c1), abs(c2), abs(c3))
+        det = a1 * (b2 * c3 - b3 * c2) - a2 * (b1 * c3 - b3 * c1) + a3 * (b1 * c2 - b2 * c1)
+        return scale > 0 and abs(det) > 1e-6 * scale**3
     return not pbc.any()
 
 

@@ -201,3 +201,30 @@ def test_build_graphs_reports_bad_structures_in_place():
     assert "'b': atom 0 (Cu) has a NaN" in str(results[1])
     with pytest.raises(StructureError, match="'b': atom 0"):
         build_graphs([good, nan], names=["a", "b"])
+
+
+@pytest.mark.parametrize("ties", ["keep", "truncate"])
+def test_single_small_cell_fast_path_equals_the_general_search(ties, rng):
+    from asegraph.graph import neighbors
+
+    checked = 0
+    for n_atoms, scale in ((1, 2.2), (2, 3.0), (5, 4.0), (8, 5.0), (16, 6.5)):
+        atoms = random_triclinic(rng, n_atoms, scale)
+        atoms.positions += rng.uniform(-5, 5, 3)  # unwrapped coordinates
+        for cutoff, m in ((8.0, 12), (5.0, 30)):
+            fast = neighbors.small_cell_nearest(atoms.positions, atoms.cell.array, cutoff, m, ties)
+            if fast is None:
+                continue
+            full = neighbors.select_nearest(
+                *neighbors.all_pairs(atoms.positions, atoms.cell.array, atoms.pbc, cutoff),
+                n_atoms,
+                m,
+                ties,
+            )
+            assert _as_set(*fast[:3]) == _as_set(*full[:3])
+            np.testing.assert_array_equal(fast[0], full[0])  # grouped by receiver
+            np.testing.assert_allclose(np.sort(fast[3]), np.sort(full[3]), atol=1e-10)
+            if ties == "truncate":  # the same order: distance, sender, shift
+                np.testing.assert_array_equal(fast[1], full[1])
+            checked += 1
+    assert checked >= 8

@@ -73,13 +73,23 @@ def test_lp_batch_is_distinct_and_near_the_optimum(bump_gp):
         assert _bump(batch[:1])[0] > 0.5  # first point exploits the bump
 
 
+@pytest.mark.slow
 def test_lp_spreads_more_where_the_model_is_uncertain():
+    """Local penalisation's exclusion balls grow with the posterior std: a batch from a GP
+    fitted to few points spreads more than one from a GP fitted to many."""
     rng = np.random.default_rng(0)
-    x = rng.random((12, 2))
-    gp = GPSurrogate(seed=0).fit(x, _bump(x) + 0.01 * rng.standard_normal(12))
-    batch = propose(gp, 4, strategy="lp-logei", seed=3, dim=2)
-    d = np.linalg.norm(batch[:, None] - batch[None], axis=-1) + np.eye(4)
-    assert d.min() > 0.02
+
+    def spacing(n_points):
+        x = rng.random((n_points, 2))
+        gp = GPSurrogate(seed=0).fit(x, _bump(x) + 0.01 * rng.standard_normal(n_points))
+        batch = propose(gp, 4, strategy="lp-logei", seed=3, dim=2)
+        d = np.linalg.norm(batch[:, None] - batch[None], axis=-1)
+        return d[np.triu_indices(4, 1)].mean(), gp.predict(batch)[1].mean()
+
+    uncertain, std_uncertain = spacing(6)
+    certain, std_certain = spacing(30)
+    assert std_uncertain > 2 * std_certain  # the premise: one GP knows much less
+    assert uncertain > 1.5 * certain, (uncertain, certain)
 
 
 def test_pending_points_are_penalised(bump_gp):

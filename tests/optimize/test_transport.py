@@ -103,3 +103,27 @@ def test_msd_loglog_slopes_flag_non_diffusive_motion():
         onsager_transport(
             brown, q, timestep_fs=DT, volume=VOL, temperature_K=T, diffusive_range=(1.2, 1.5)
         )
+
+
+def test_free_ions_and_pairs_separate_onsager_from_nernst_einstein():
+    """10 free Li+ (D 0.02), 10 free anions (D 0.005) and 10 bound pairs (D 0.01 Å²/fs).
+
+    Pairs carry no current: Onsager t_Li = D_c / (D_c + D_a) = 0.8, while Nernst–Einstein
+    counts every ion: t_NE = (0.2 + 0.1) / (0.2 + 0.05 + 0.2) = 2/3 — 0.133 lower.
+    """
+    rng = np.random.default_rng(2)
+    n, frames = 10, 4000
+    free_c = _brownian(rng, frames, n, 0.02)
+    free_a = _brownian(rng, frames, n, 0.005)
+    pair_c = _brownian(rng, frames, n, 0.01)
+    pair_a = pair_c + 3.0 + 0.05 * rng.standard_normal(pair_c.shape)
+    pos = np.concatenate([free_c, pair_c, free_a, pair_a], axis=1)
+    q = np.r_[np.ones(2 * n), -np.ones(2 * n)]
+    res = onsager_transport(pos, q, timestep_fs=DT, volume=VOL, temperature_K=T)
+    assert res.t_li_ne == pytest.approx(2 / 3, rel=0.05)
+    assert res.sigma_ne == pytest.approx(_ne_sigma(2 * n, 0.015, 2 * n, 0.0075), rel=0.15)
+    assert res.t_li == pytest.approx(0.8, abs=3 * res.t_li_err + 0.05)
+    assert res.t_li - res.t_li_ne == pytest.approx(0.8 - 2 / 3, abs=3 * res.t_li_err + 0.05)
+    onsager = _ne_sigma(n, 0.02, n, 0.005)  # only the free ions conduct
+    assert res.sigma == pytest.approx(onsager, rel=0.3)
+    assert abs(res.sigma - onsager) < 3 * res.sigma_err
