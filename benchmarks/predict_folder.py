@@ -92,9 +92,10 @@ def compare_with_pymatgen(rows, predicted: dict[str, float], model_name: str) ->
     """Largest difference from the same model on pymatgen-parsed structures."""
     from pymatgen.core import Structure
 
-    from asegraph.models import load, model_graphs, predict_graphs
+    from asegraph.models.inference import model_graphs, predict_graphs
+    from asegraph.models.registry import load_pretrained
 
-    model = load(model_name)
+    model = load_pretrained(model_name)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         structures = [Structure.from_str(r["cif"], fmt="cif") for r in rows]
