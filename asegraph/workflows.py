@@ -19,8 +19,8 @@ default prints nothing.
 from __future__ import annotations
 
 import itertools
-import time
 import os
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -78,8 +78,18 @@ class DataSource:
     rows: slice | None = None
     cache_dir: str | Path | None = None
 
-    def read(self, cutoff: float, max_neighbors: int, ties: str, report: Report = _quiet):
+    def read(
+        self,
+        cutoff: float,
+        max_neighbors: int,
+        ties: str,
+        report: Report = _quiet,
+        count: bool = True,
+    ):
         """The :class:`~asegraph.data.datasets.GraphDataset` with these graph settings.
+
+        Skipped entries are reported through ``report``, and (``count``) the
+        number of structures read.
 
         Raises
         ------
@@ -118,7 +128,8 @@ class DataSource:
             report(f"{self.path}: skipped {len(data.failures)} entries:")
             for sid, message in data.failures[:10]:
                 report(f"  {sid}: {message}")
-        report(f"{self.path}: {len(data)} structures")
+        if count:
+            report(f"{self.path}: {len(data)} structures")
         return data
 
 
@@ -222,10 +233,11 @@ def train_ensemble(
         chosen = np.sort(rng.choice(len(train_set), size=size, replace=False))
         started = now() - start
         share = None if budget is None else max((budget - started) / (n_members - k), 1e-3)
-        report(
-            f"member {k + 1}/{n_members}: {size} training structures"
-            + (f", {share:.0f} s budget" if share is not None else "")
-        )
+        if progress:
+            report(
+                f"member {k + 1}/{n_members}: {size} training structures"
+                + (f", {share:.0f} s budget" if share is not None else "")
+            )
         member_dir = Path(run_dir) / f"member-{k}" if run_dir is not None else None
         trainer = fit_model(
             train_set.subset(chosen),
@@ -336,10 +348,10 @@ def train_to_file(
 
     rank = _process_rank()
     read = (config.cutoff, config.max_neighbors, config.ties)
-    train_set = source.read(*read, report=report)
+    train_set = source.read(*read, report=report, count=progress)
     if val is not None or test is not None:
-        val_set = val.read(*read, report=report) if val is not None else None
-        test_set = test.read(*read, report=report) if test is not None else None
+        val_set = val.read(*read, report=report, count=progress) if val is not None else None
+        test_set = test.read(*read, report=report, count=progress) if test is not None else None
     else:
         tr, va, te = split_indices(len(train_set), split, training.seed)
         train_set, val_set, test_set = (train_set.subset(i) for i in (tr, va, te))
