@@ -9,8 +9,13 @@ Problems (maximisation, noise added to observations, regret on the noise-free f)
 
 All BO strategies use the same GP (:class:`asegraph.optimize.surrogate.GPSurrogate`,
 Matérn-5/2 ARD, learned noise), the same random initial points per seed, and
-synchronous batches.  Normalised best-so-far = max f(x_i) / f* over evaluated
-points; simple regret = f* - max f(x_i).
+synchronous batches. Both batch strategies get the same optimiser effort per
+proposed point: local penalisation optimises each point with 8 restarts from
+256 raw samples, and qLogNEI is optimised sequentially-greedily with the same
+settings per point (a joint q x d optimisation with that budget would give a
+whole batch the effort of one LP point); runs stored before this rule (without
+``ACQ_OPTIMISER`` in their settings) are not reused. Normalised best-so-far =
+max f(x_i) / f* over evaluated points; simple regret = f* - max f(x_i).
 
 Full run (issue 6)::
 
@@ -93,8 +98,13 @@ def run_one(
     return out
 
 
+#: How batch acquisitions are optimised; part of each stored run's key.
+ACQ_OPTIMISER = "per-point: 8 restarts x 256 raw (LP sequential, qLogNEI sequential greedy)"
+
+
 def _key(problem, strategy, seed, evals, n_initial, batch, noise) -> tuple:
-    return (problem, strategy, int(seed), int(evals), int(n_initial), int(batch), float(noise))
+    settings = (int(seed), int(evals), int(n_initial), int(batch), float(noise))
+    return (problem, strategy, *settings, ACQ_OPTIMISER)
 
 
 def _load_results(path: str | None) -> dict:
@@ -163,6 +173,7 @@ def main(argv=None) -> None:
         f"# {len(runs)} runs ({len(todo)} new), {args.seeds} seeds, batch {args.batch}, "
         f"{args.n_initial} initial, noise sd {args.noise}, wall {wall:.0f} s"
     )
+    print(f"# acquisition optimiser, same effort per proposed point: {ACQ_OPTIMISER}")
     print(
         f"{'problem':<12} {'strategy':<9} {'evals':>5} {'median nBSF':>11} {'IQR':>13} "
         f"{'median regret':>13} {'s/run':>7} {'active>inert':>12}"

@@ -9,7 +9,12 @@ Strategies (:data:`STRATEGIES`):
 ``"lp-ucb"``
     The same with UCB, made positive by a softplus of the standardised UCB.
 ``"qlognei"``
-    BoTorch's joint batch q-log-noisy-expected-improvement (Ament et al. 2023).
+    BoTorch's q-log-noisy-expected-improvement (Ament et al. 2023), optimised
+    sequentially-greedily (point k maximises the joint qLogNEI with points
+    1..k-1 fixed), so that each proposed point gets the same optimiser effort
+    (``num_restarts`` starts from ``raw_samples`` candidates) as a local
+    penalisation point; a joint q x d optimisation with the same budget would
+    give the q points together the effort LP gives each one.
 ``"random"``, ``"sobol"``
     Baselines: i.i.d. uniform or scrambled Sobol points.
 
@@ -158,12 +163,20 @@ class LocalPenalization(AcquisitionFunction):
         return val + self.log_penalty(X[..., 0, :])
 
 
-def _optimize(acqf, d: int, q: int, seed: int, restarts: int, raw: int) -> np.ndarray:
+def _optimize(
+    acqf, d: int, q: int, seed: int, restarts: int, raw: int, sequential: bool = False
+) -> np.ndarray:
     from botorch.optim import optimize_acqf
 
     bounds = torch.stack([torch.zeros(d, dtype=DTYPE), torch.ones(d, dtype=DTYPE)])
     cand, _ = optimize_acqf(
-        acqf, bounds=bounds, q=q, num_restarts=restarts, raw_samples=raw, options={"seed": seed}
+        acqf,
+        bounds=bounds,
+        q=q,
+        num_restarts=restarts,
+        raw_samples=raw,
+        options={"seed": seed},
+        sequential=sequential,
     )
     return cand.detach().numpy().reshape(q, d)
 
@@ -240,7 +253,8 @@ def propose(
             X_pending=as_tensor(pending) if len(pending) else None,
             prune_baseline=True,
         )
-        return _optimize(acqf, dim, q, seed, num_restarts, raw_samples)
+        # sequential greedy: the same optimiser effort per point as local penalisation
+        return _optimize(acqf, dim, q, seed, num_restarts, raw_samples, sequential=True)
     from botorch.acquisition.analytic import LogExpectedImprovement, UpperConfidenceBound
 
     best = max_posterior_mean(surrogate, seed=seed)
