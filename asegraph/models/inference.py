@@ -165,7 +165,11 @@ def predict_graphs(
                 extras[name].append(values)
         bar.update(len(chunk))
     bar.close()
-    result: dict[str, Any] = {"y": np.zeros((0, model.config.n_outputs))}
+    n_out = model.config.n_outputs
+    result: dict[str, Any] = {"y": np.zeros((0, n_out))}
+    if hasattr(model, "members"):  # the same keys for no graphs at all
+        result["y_std"] = np.zeros((0, n_out))
+        result["y_members"] = np.zeros((len(model.members), 0, n_out))
     for key, arrays in parts.items():
         result[key] = np.concatenate(arrays, axis=1 if key == "y_members" else 0)
     result.update(sites)

@@ -34,6 +34,12 @@ def test_ensemble_members_batched_equal_each_member_alone():
     assert len(out["site_std"]) == 3
 
 
+def test_no_graphs_give_empty_arrays_with_the_same_keys():
+    out = predict_graphs(Ensemble([_member(0), _member(1)]), [])
+    assert out["y"].shape == (0, 1) and out["y_std"].shape == (0, 1)
+    assert out["y_members"].shape == (2, 0, 1)
+
+
 def test_bad_batch_size():
     with pytest.raises(ParameterError, match="batch_size must be a positive integer, got 0"):
         predict_graphs(_member(0), [], batch_size=0)
