@@ -1,7 +1,7 @@
 """Toy system of thesis ch. 4.3: Li hopping between the sites of an FCC S lattice.
 
 The S atoms sit on an FCC lattice (conventional cubic cell of side ``a``,
-``n_cells``³ cells), tethered to their lattice sites by harmonic springs. Each
+``n_cells ** 3`` cells), tethered to their lattice sites by harmonic springs. Each
 Li interacts with the S atoms through a shifted-force pair potential
 
 ``V(r) = A exp(-r / rho) - C / r**6``     (eV, Å)

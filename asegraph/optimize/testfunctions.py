@@ -38,21 +38,31 @@ HARTMANN6_MAX = 3.32237
 def synthetic(params: Mapping[str, float], settings: Mapping, seed: int) -> dict:
     """Evaluate a synthetic function of the varied parameters (in config order).
 
-    Settings
-    --------
-    function : {"hartmann6", "embedded14", "sum"}
-        ``sum``: Σ x (for fast tests).  Parameters are read in sorted-name order
-        from ``params`` (keys listed in ``settings["names"]`` if given).
-    noise_sd : float
-        Gaussian noise added to the value (seeded by ``seed``).
-    sleep_s : float
-        Seconds to sleep (simulates a long simulation).
-    nan_above : float
-        Return NaN when the first parameter exceeds this (simulates a crash).
-    raise_above : float
-        Raise ``RuntimeError`` when the first parameter exceeds this.
-    log_file : str
-        Append ``"<seed>\n"`` to this file when an evaluation starts (tests count re-runs).
+    Parameters
+    ----------
+    params : mapping of str to float
+        The design point, one value per varied parameter.
+    settings : mapping
+        The campaign's ``[simulation]`` table; every key is optional:
+
+        - ``function``: ``"hartmann6"`` (default), ``"embedded14"`` or ``"sum"``
+          (Σ x, for fast tests). Parameters are read in sorted-name order from
+          ``params`` (or in the order of ``settings["names"]`` if given).
+        - ``noise_sd``: Gaussian noise added to the value (seeded by ``seed``).
+        - ``sleep_s``: seconds to sleep (simulates a long simulation).
+        - ``nan_above``: return NaN when the first parameter exceeds this
+          (simulates a crash).
+        - ``raise_above``: raise ``RuntimeError`` when the first parameter exceeds
+          this.
+        - ``log_file``: append the seed and a newline to this file when an
+          evaluation starts (tests count re-runs).
+    seed : int
+        Seeds the noise.
+
+    Returns
+    -------
+    dict
+        ``{"value": float, "uncertainty": noise_sd}``.
     """
     names = list(settings.get("names") or sorted(params))
     x = np.array([float(params[n]) for n in names])

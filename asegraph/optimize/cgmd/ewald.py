@@ -85,9 +85,9 @@ class CoulombAccuracy:
     Attributes
     ----------
     force_rms_error : float
-        RMS over charged beads of |F_DSF - F_Ewald| (eV/Å).
+        RMS over charged beads of ``|F_DSF - F_Ewald|`` (eV/Å).
     force_rms : float
-        RMS of |F_Ewald| over charged beads (eV/Å).
+        RMS of ``|F_Ewald|`` over charged beads (eV/Å).
     relative_force_error : float
         ``force_rms_error / force_rms``.
     energy_error_per_ion : float
