@@ -18,7 +18,7 @@ the cells below say so instead of predicting.
 # The registry
 # ------------
 # ``asegraph models`` prints this table; in Python it is a dictionary.
-from asegraph.models.registry import PRETRAINED
+from asegraph.models import PRETRAINED
 
 for name, entry in PRETRAINED.items():
     print(f"{name:28s} {entry.description}")
@@ -102,5 +102,6 @@ print("$", " ".join(command[:3]), "CIFS/ -o K.csv")
 if available:
     # python -m: the same command as the `asegraph` script, from this interpreter
     args = [sys.executable, "-m", "asegraph.cli.main", *command[1:], "--no-progress"]
-    subprocess.run(args, check=True)
+    run = subprocess.run(args, capture_output=True, text=True, check=True)
+    print(run.stdout + run.stderr)
     print((work / "K.csv").read_text())

@@ -51,7 +51,7 @@ def part(name):
 # validation error is kept.
 import tempfile
 
-from asegraph.models.cgcnn import CGCNN, CGCNNConfig
+from asegraph.models import CGCNN, CGCNNConfig
 from asegraph.training import Trainer, TrainingConfig
 
 config = CGCNNConfig(
@@ -103,7 +103,7 @@ ax1.set_title(f"test set, MAE {1000 * test['mae']:.0f} meV/atom")
 # Per-atom energies
 # -----------------
 # The site readout explains a prediction atom by atom (thesis ch. 3).
-from asegraph.models.inference import predict_graphs
+from asegraph.models import predict_graphs
 
 one = next(i for i in split["test"] if len(set(frames[i].numbers)) > 1)  # an alloy
 result = predict_graphs(model, [graphs[one]])
@@ -119,10 +119,10 @@ print(f"mean {result['y'][0, 0]:.3f} eV/atom, EMT {energies[one]:.3f} eV/atom")
 # see :doc:`/concepts/models`.
 from pathlib import Path
 
-from asegraph.models.checkpoint import load_model, save_model
+from asegraph.models import load, save
 
-path = save_model(model, Path(run_dir) / "alloys.pt")
-again = load_model(path)
+path = save(model, Path(run_dir) / "alloys.pt")
+again = load(path)  # also takes published names, ensembles, original checkpoints
 assert np.allclose(predict_graphs(again, [graphs[one]])["y"], result["y"])
 print(f"{path.name}: {path.stat().st_size / 1024:.0f} KiB")
 
@@ -132,7 +132,7 @@ print(f"{path.name}: {path.stat().st_size / 1024:.0f} KiB")
 # Models trained from different initial weights on different subsets of the
 # data disagree most where data is scarce; the ensemble's standard deviation is
 # an uncertainty (thesis section 2.5). Each member here gets 8 seconds.
-from asegraph.models.ensemble import Ensemble
+from asegraph.models import Ensemble
 
 members = []
 for seed in range(3):

@@ -10,7 +10,7 @@ A model meant as a *potential* needs a graph that changes smoothly with the
 positions: the 12-nearest-neighbour graph of the published models jumps when
 two neighbours swap rank. This tutorial trains a small potential on the
 bundled EMT alloys with a radius graph and a smooth cutoff envelope
-(:func:`asegraph.calculators.envelope.with_envelope`), then relaxes a cell,
+(:func:`asegraph.models.envelope.with_envelope`), then relaxes a cell,
 runs NVE molecular dynamics and fits an equation of state — each compared
 with EMT, the potential that labelled the data. The published models
 (properties such as the bulk modulus) are used at the end when their files
@@ -25,10 +25,8 @@ import ase.io
 import numpy as np
 import torch
 
-from asegraph.calculators.envelope import with_envelope
 from asegraph.data.emt_alloys import EXAMPLE_PATH
-from asegraph.models.cgcnn import CGCNN, CGCNNConfig
-from asegraph.models.inference import model_graphs
+from asegraph.models import CGCNN, CGCNNConfig, model_graphs, with_envelope
 from asegraph.training import Trainer, TrainingConfig
 
 torch.set_num_threads(1)
