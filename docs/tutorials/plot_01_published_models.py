@@ -79,6 +79,7 @@ if available:
     ax.set_xlabel(f"bulk modulus ({ds['bulk_modulus'].attrs['units']})")
     ax.set_ylabel(f"shear modulus ({ds['shear_modulus'].attrs['units']})")
     ax.set_title("published CGCNN models")
+    plt.show()
 
 # %%
 # The same from the command line

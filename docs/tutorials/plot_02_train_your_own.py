@@ -98,6 +98,7 @@ ax1.plot(lims, lims, "k--", lw=1)
 ax1.set_xlabel("EMT energy (eV/atom)")
 ax1.set_ylabel("CGCNN (eV/atom)")
 ax1.set_title(f"test set, MAE {1000 * test['mae']:.0f} meV/atom")
+plt.show()
 
 # %%
 # Per-atom energies
@@ -155,6 +156,7 @@ fig, ax = plt.subplots(figsize=(4.5, 3.5), layout="constrained")
 ax.scatter(out["y_std"][:, 0] * 1000, error * 1000, s=8)
 ax.set_xlabel("ensemble spread (meV/atom)")
 ax.set_ylabel("|error| (meV/atom)")
+plt.show()
 
 # %%
 # From the command line

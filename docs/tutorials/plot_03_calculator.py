@@ -119,6 +119,7 @@ ax.set_xlabel("time (fs)")
 ax.set_ylabel("total energy change (meV/atom)")
 ax.set_title("NVE, 32-atom Cu-Au, 300 K")
 ax.legend()
+plt.show()
 
 # %%
 # Equation of state and bulk modulus
@@ -144,6 +145,7 @@ for label, calc in {"CGCNN": CGCNNCalculator(model, dtype="float64"), "EMT": EMT
 ax.set_xlabel("volume (Å³)")
 ax.set_ylabel("E - E_min (eV)")
 ax.legend()
+plt.show()
 
 # %%
 # Properties from the published models

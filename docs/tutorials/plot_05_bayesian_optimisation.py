@@ -72,6 +72,7 @@ ax.axvline(8.5, color="grey", lw=0.8)
 ax.set_xlabel("evaluations")
 ax.set_ylabel("best value so far")
 ax.legend()
+plt.show()
 
 # %%
 # Resuming and reporting
