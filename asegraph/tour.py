@@ -49,9 +49,16 @@ class TourStep:
 
 
 def cgcnn_step(
-    output_dir: str | Path, seed: int = 0, max_time_s: float = 60.0, progress: bool = False
+    output_dir: str | Path,
+    seed: int = 0,
+    max_time_s: float = 60.0,
+    progress: bool = False,
+    epochs: int = 400,
 ) -> TourStep:
     """Train a gated CGCNN on the bundled alloys (80/10/10 split), then use it in ASE.
+
+    Training stops after ``epochs`` epochs or ``max_time_s`` seconds, whichever
+    comes first (the time budget is what keeps the tour short on any machine).
 
     Writes ``best_model.pt``, ``log.csv`` and ``test_predictions.csv`` (id, EMT and
     CGCNN energy per atom, eV/atom) into ``output_dir``; a previous run's training
@@ -101,7 +108,7 @@ def cgcnn_step(
         )
     trainer = Trainer(
         model,
-        TrainingConfig(epochs=400, batch_size=32, lr=3e-3, max_time_s=max_time_s, seed=seed),
+        TrainingConfig(epochs=epochs, batch_size=32, lr=3e-3, max_time_s=max_time_s, seed=seed),
         output_dir=out,
         progress=progress,
     )
@@ -243,6 +250,7 @@ def run_tour(
     max_time_s: float = 60.0,
     progress: bool = False,
     on_step=None,
+    epochs: int = 400,
 ) -> list[TourStep]:
     """Run the three steps; call ``on_step(step)`` after each (e.g. to print it).
 
@@ -258,16 +266,22 @@ def run_tour(
         Progress bar over the CGCNN's epochs.
     on_step : callable, optional
         Called with each :class:`TourStep` as soon as it finishes.
+    epochs : int
+        At most this many CGCNN epochs (``max_time_s`` may stop training earlier).
     """
     if max_time_s <= 0:
         from asegraph.exceptions import ParameterError
 
         raise ParameterError(f"max_time_s must be > 0 seconds, got {max_time_s}")
+    if epochs < 1:
+        from asegraph.exceptions import ParameterError
+
+        raise ParameterError(f"epochs must be >= 1, got {epochs}")
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     steps = []
     for step in (
-        lambda: cgcnn_step(out, seed, max_time_s, progress),
+        lambda: cgcnn_step(out, seed, max_time_s, progress, epochs),
         lambda: gdynet_step(out, seed),
         lambda: bo_step(out, seed),
     ):

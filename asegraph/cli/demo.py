@@ -28,6 +28,13 @@ import click
     type=click.FloatRange(min=0, min_open=True),
     help="Training budget of the CGCNN, seconds (the other steps take about a minute).",
 )
+@click.option(
+    "--epochs",
+    default=400,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="At most this many CGCNN epochs (--max-time may stop training first).",
+)
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option(
     "--threads",
@@ -37,7 +44,9 @@ import click
     help="torch threads; small graphs train fastest on one.",
 )
 @click.option("--progress/--no-progress", default=True, show_default=True)
-def demo(output_dir: str, max_time: float, seed: int, threads: int, progress: bool) -> None:
+def demo(
+    output_dir: str, max_time: float, epochs: int, seed: int, threads: int, progress: bool
+) -> None:
     """A three-minute tour on bundled data: CGCNN + ASE, GDyNet, Bayesian optimisation."""
     import torch
 
@@ -51,7 +60,9 @@ def demo(output_dir: str, max_time: float, seed: int, threads: int, progress: bo
         click.echo(f"{step.summary}\n    {step.seconds:.0f} s; wrote {names} in {out}/")
 
     click.echo("asegraph demo: three uses on bundled data (about three minutes on two cores)")
-    steps = run_tour(out, seed=seed, max_time_s=max_time, progress=progress, on_step=show)
+    steps = run_tour(
+        out, seed=seed, max_time_s=max_time, progress=progress, on_step=show, epochs=epochs
+    )
     total = sum(step.seconds for step in steps)
     click.echo(
         f"done in {total:.0f} s. Next: asegraph predict {out}/best_model.pt YOUR_STRUCTURES "

@@ -15,7 +15,9 @@ from asegraph.optimize.campaign import load_campaign
 
 def test_demo_tour_of_the_three_uses(tmp_path):
     out = tmp_path / "demo"
-    result = CliRunner().invoke(cli, ["demo", "-o", str(out), "--max-time", "6", "--no-progress"])
+    # a fixed number of epochs: a wall-clock budget trains less on a loaded machine
+    args = ["demo", "-o", str(out), "--epochs", "12", "--max-time", "600", "--no-progress"]
+    result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     # one result line per use, each followed by where its outputs are
     lines = result.output.splitlines()
@@ -71,3 +73,5 @@ def test_tour_rejects_a_non_positive_budget(tmp_path):
 
     with pytest.raises(ParameterError, match="max_time_s must be > 0 seconds, got 0"):
         run_tour(tmp_path, max_time_s=0)
+    with pytest.raises(ParameterError, match="epochs must be >= 1, got 0"):
+        run_tour(tmp_path, epochs=0)
