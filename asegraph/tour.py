@@ -226,6 +226,7 @@ def bo_step(output_dir: str | Path, seed: int = 0, budget: int = 24, batch: int 
             n_initial=min(8, budget),
             batch=batch,
             budget=budget,
+            objective="value",  # the synthetic evaluator returns "value" (to maximise)
             evaluator="asegraph.optimize.testfunctions:synthetic",
             simulation={"function": "hartmann6", "noise_sd": 0.05},
         )

@@ -44,6 +44,7 @@ def campaign(strategy: str) -> dict:
         n_initial=8,
         batch=4,
         budget=24,
+        objective="value",  # the synthetic evaluator returns "value" (to maximise)
         evaluator="asegraph.optimize.testfunctions:synthetic",
         simulation={"function": "hartmann6", "noise_sd": 0.05},
     )
