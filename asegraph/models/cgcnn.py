@@ -37,6 +37,7 @@ class CGCNNConfig:
 
     The settings are checked when the config is made (``__post_init__``), so an
     inconsistent config never exists.
+
     Smooth cutoff (for models used as interatomic potentials)
         ``envelope`` (multiply every message by the polynomial envelope of
         :mod:`asegraph.models.envelope`, so the energy is twice differentiable

@@ -58,12 +58,19 @@ def public_names(module) -> list[str]:
     ]
 
 
-def _home(obj, modname: str, documented: set[str]) -> str:
-    """The module whose page documents ``obj``."""
+def _home(obj, name: str, modname: str, documented: set[str]) -> tuple[str, str]:
+    """``(module, name)`` of the page that documents ``obj``, exported as ``name``.
+
+    A class or function is documented where it is defined, under its own name (a
+    lazy export may rename it: ``load_dataset`` -> ``datasets.load_graph_dataset``);
+    anything else, or an object its defining module does not expose, here.
+    """
     home = getattr(obj, "__module__", None)
     if (inspect.isclass(obj) or inspect.isfunction(obj)) and home in documented:
-        return home
-    return modname
+        real = getattr(obj, "__name__", name)
+        if getattr(importlib.import_module(home), real, None) is obj:
+            return home, real
+    return modname, name
 
 
 def _title(text: str, char: str = "=") -> str:
@@ -75,8 +82,11 @@ def module_page(modname: str, documented: set[str]) -> str:
     here, elsewhere = [], []
     for name in public_names(module):
         obj = getattr(module, name)  # a lazy ``__getattr__`` export resolves here
-        home = _home(obj, modname, documented)
-        (here if home == modname else elsewhere).append((name, obj, home))
+        home, real = _home(obj, name, modname, documented)
+        if home == modname:
+            here.append((name, obj, home))
+        else:
+            elsewhere.append((real, obj, home))
 
     out = [f".. _api-{modname}:\n", _title(modname)]
     out.append(f".. automodule:: {modname}\n   :no-members:\n")
