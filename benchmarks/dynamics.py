@@ -82,7 +82,7 @@ def measure(u, n_atoms: int, n_frames: int, field: str) -> dict:
     """Rates (frames/s) and memory (bytes) for one trajectory; every atom is a target."""
     from asegraph.analysis.dynamics import GDyNetAnalysis
     from asegraph.analysis.dynamics.model import build_model
-    from asegraph.analysis.dynamics.training import GDyNetTrainer
+    from asegraph.analysis.dynamics.training import GDyNetTrainer, split_blocks
 
     def read():
         for ts in u.trajectory:
@@ -98,7 +98,8 @@ def measure(u, n_atoms: int, n_frames: int, field: str) -> dict:
         gd = analysis()
         gd.build_graphs()
         config = {"n_species": 2, "n_states": 4, "receptive_field": field}
-        trainer = GDyNetTrainer(build_model(config, seed=0), gd.graph_data(), 1, [range(0, 1)] * 3)
+        blocks = split_blocks(n_frames, (0.5, 0.25, 0.25), 1)
+        trainer = GDyNetTrainer(build_model(config, seed=0), gd.graph_data(), 1, blocks)
         return trainer.transform(range(n_frames), batch_frames=8)
 
     result: dict = {"read": rate(read, n_frames)[0]}

@@ -33,6 +33,27 @@ def _floats(text: str, name: str) -> tuple[float, ...]:
         raise ParameterError(f"--{name}: expected comma-separated numbers, got {text!r}") from None
 
 
+def _files(text: str | None, name: str, trajectory: tuple[str, ...]) -> list[int] | None:
+    """0-based positions of the TRAJ files named by 1-based numbers or file names."""
+    from asegraph.exceptions import ParameterError
+
+    if text is None:
+        return None
+    chosen = []
+    for token in text.split(","):
+        token = token.strip()
+        if token in trajectory:
+            chosen.append(trajectory.index(token))
+        elif token.isdigit() and 1 <= int(token) <= len(trajectory):
+            chosen.append(int(token) - 1)
+        else:
+            raise ParameterError(
+                f"--{name}: {token!r} is neither a number from 1 to {len(trajectory)} nor one of "
+                f"the trajectory files given"
+            )
+    return chosen
+
+
 class _FriendlyCommand(click.Command):
     """Turns user errors into one line on stderr and exit code 2."""
 
@@ -113,7 +134,22 @@ def main() -> None:
 @click.option("--start", type=int, default=None, help="First frame.")
 @click.option("--stop", type=int, default=None, help="Frame to stop before.")
 @click.option("--step", type=int, default=None, help="Use every n-th frame.")
-@click.option("--split", default="0.5,0.25,0.25", help="Train,validation,test time fractions.")
+@click.option(
+    "--split",
+    default="0.5,0.25,0.25",
+    help="Train,validation,test time fractions of one trajectory (several files: the "
+    "training files are cut train:validation).",
+)
+@click.option(
+    "--train-files",
+    help="Several TRAJ files are independent runs: the ones to train on, e.g. '1' or '1,2' "
+    "(counted from 1; default the first).",
+)
+@click.option(
+    "--test-files",
+    help="The runs to analyse, e.g. '2,3' (default: all the others). No lag pair ever "
+    "crosses from one file to the next.",
+)
 @click.option("--epochs", default=30, type=int, help="Maximum training epochs.")
 @click.option("--patience", default=5, type=int, help="Early-stopping patience (epochs).")
 @click.option("--batch-frames", default=32, type=int, help="Frame pairs per training step.")
@@ -143,9 +179,11 @@ def main() -> None:
 @click.option("--blocks", default=5, type=int, help="Independent subsets for the 95 % intervals.")
 @click.option(
     "--interval-source",
-    type=click.Choice(["time", "targets"]),
-    default="time",
-    help="Intervals from contiguous time blocks or disjoint target subsets.",
+    type=click.Choice(["auto", "time", "targets", "trajectories"]),
+    default="auto",
+    help="95 % intervals from independent test trajectories (auto, when several), contiguous "
+    "time blocks (auto, one trajectory) or random disjoint target subsets; falls back when "
+    "they are too short for the CK test and says so.",
 )
 @click.option(
     "--checkpoint",
@@ -156,7 +194,7 @@ def main() -> None:
     "--model",
     "model_file",
     type=click.Path(exists=True, dir_okay=False),
-    help="Apply a model written by an earlier run instead of training.",
+    help="Apply a model written by an earlier run to every frame instead of training.",
 )
 @click.option(
     "--graph-cache",
@@ -190,6 +228,8 @@ def run(
     stop,
     step,
     split,
+    train_files,
+    test_files,
     epochs,
     patience,
     batch_frames,
@@ -234,6 +274,8 @@ def run(
         max_neighbors=neighbors,
         cutoff=cutoff,
         split=_floats(split, "split"),
+        train_files=_files(train_files, "train-files", trajectory),
+        test_files=_files(test_files, "test-files", trajectory),
         timestep_ps=timestep_ps,
         atom_dim=atom_dim,
         n_conv=n_conv,
@@ -262,6 +304,14 @@ def run(
         f"CK test {'passed' if ds.attrs['ck_passed'] else 'FAILED'}; populations "
         + ", ".join(f"{p:.3f}" for p in ds["population"].values)
     )
+    slowest_softmax = analysis.results.koopman_softmax.slowest_timescale * analysis.frame_ps
+    click.echo(
+        f"softmax states (thesis' definition): slowest implied timescale {slowest_softmax:.3g} "
+        f"ps; CK test {'passed' if ds.attrs['ck_passed_softmax'] else 'FAILED'}; mean softmax "
+        + ", ".join(f"{p:.3f}" for p in ds["population_softmax"].values)
+    )
+    if ds.attrs["fallback"]:
+        click.echo(f"short trajectory: {ds.attrs['fallback']}")
     for path in written:
         click.echo(f"wrote {path}")
 

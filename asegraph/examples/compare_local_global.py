@@ -56,7 +56,7 @@ def run(output: Path, lag_ps: float = 1.0, max_epochs: int = 10, seed: int = 0) 
         max_epochs=max_epochs,
         seed=seed,
     ).run()
-    frame_ps, lag, test = local.frame_ps, local.lag_frames, local.results.blocks[2]
+    frame_ps, lag, test = local.frame_ps, local.lag_frames, local.results.blocks.test[0]
     output.mkdir(parents=True, exist_ok=True)
     write_figures(local.results.dataset, output / "toy_gdynet")
 

@@ -28,6 +28,7 @@ from asegraph.analysis.dynamics.koopman import (
     crisp_memberships,
     koopman_analysis,
     membership_map,
+    softmax_order,
 )
 from asegraph.analysis.dynamics.model import build_model
 from asegraph.analysis.dynamics.training import (
@@ -38,6 +39,7 @@ from asegraph.analysis.dynamics.training import (
 )
 from asegraph.analysis.dynamics.trajectory import (
     check_box,
+    file_frames,
     frame_cell,
     parse_time,
     select_targets,
@@ -73,7 +75,15 @@ class GDyNetAnalysis(AnalysisBase):
     cutoff : float, Å
         Neighbour search radius (and end of the Gaussian expansion).
     split : (float, float, float)
-        Contiguous (train, validation, test) fractions of the frames.
+        Contiguous (train, validation, test) fractions of the frames of one
+        trajectory; with several trajectory files, the training files are cut
+        train:validation in these proportions and the test files analysed whole.
+    train_files, test_files : list of int, optional
+        With several independent trajectory files (a ``ChainReader`` universe, or
+        several files given to :func:`~asegraph.analysis.dynamics.trajectory.load_universe`):
+        positions (0-based) of the files to train on and to analyse. Default:
+        train on the first, analyse the others. No lag pair crosses a file
+        boundary, ever.
     timestep_ps : float, optional, ps
         Overrides the trajectory's time between frames.
     atom_dim, n_conv, hidden_dim : int
@@ -93,11 +103,17 @@ class GDyNetAnalysis(AnalysisBase):
     ck_steps : int
     n_blocks : int
         Independent subsets of the test block for the 95 % intervals.
-    interval_source : {"time", "targets"}
+    interval_source : {"auto", "time", "targets", "trajectories"}
+        Where the intervals come from: ``auto`` = the independent test
+        trajectories when there are several, else ``n_blocks`` contiguous time
+        blocks; ``targets`` = disjoint random (seeded) target subsets. When the
+        subsets are too short for the CK test, it falls back (fewer blocks,
+        target subsets, fewer CK steps) and says so (``dataset.attrs["fallback"]``).
     checkpoint : path, optional
         Training checkpoint; an existing one is resumed.
     model_file : path, optional
-        A model written by :meth:`save`: skip training, apply it.
+        A model written by :meth:`save`: skip training and apply it to every
+        analysed frame (all of them are test frames).
     graph_cache : path, optional
         Keep the neighbour lists in memory-mapped files ``<graph_cache>.*.npy``
         instead of RAM (``8 T M`` bytes per frame), for very long trajectories.
@@ -116,6 +132,8 @@ class GDyNetAnalysis(AnalysisBase):
         max_neighbors: int = 12,
         cutoff: float = 6.0,
         split: tuple[float, float, float] = (0.5, 0.25, 0.25),
+        train_files: list[int] | None = None,
+        test_files: list[int] | None = None,
         timestep_ps: float | None = None,
         atom_dim: int = 16,
         n_conv: int = 2,
@@ -129,7 +147,7 @@ class GDyNetAnalysis(AnalysisBase):
         its_lags=None,
         ck_steps: int = 5,
         n_blocks: int = 5,
-        interval_source: str = "time",
+        interval_source: str = "auto",
         checkpoint: str | Path | None = None,
         model_file: str | Path | None = None,
         graph_cache: str | Path | None = None,
@@ -189,6 +207,7 @@ class GDyNetAnalysis(AnalysisBase):
         lookup = {label: i for i, label in enumerate(self.vocabulary)}
         self.species = np.array([lookup[label] for label in labels], dtype=np.int64)
         self.max_neighbors, self.cutoff, self.split = int(max_neighbors), float(cutoff), split
+        self.train_files, self.test_files = train_files, test_files
         self.model_config = {
             "n_species": len(self.vocabulary),
             "n_states": self.n_states,
@@ -256,7 +275,24 @@ class GDyNetAnalysis(AnalysisBase):
                 f"analysed trajectory ({self.n_frames} frames, "
                 f"{self.n_frames * self.frame_ps:g} ps); use a shorter lag or more frames"
             )
-        self.blocks = split_blocks(self.n_frames, self.split, self.lag_frames)
+        self.segments = self._segments()
+        self.blocks = split_blocks(
+            self.segments,
+            self.split,
+            self.lag_frames,
+            self.train_files,
+            self.test_files,
+            apply_only=self.model_state is not None,
+        )
+
+    def _segments(self) -> list[range]:
+        """Analysed frames (indices 0..F-1) of each independent trajectory file."""
+        counts = file_frames(self.universe)
+        ends = np.cumsum(counts)  # global frame index where each file ends
+        frames = np.arange(self.start, self.stop, self.step)  # global index of analysed frames
+        files = np.searchsorted(ends, frames, side="right")
+        self.frame_file = files  # [F] file of each analysed frame
+        return [range(int(a), int(b)) for a, b in _runs(files)]
 
     def _single_frame(self) -> None:
         ts = self._ts
@@ -320,26 +356,29 @@ class GDyNetAnalysis(AnalysisBase):
         if self.model_state is not None:
             mapping = np.asarray(self.model_state["membership_map"])
         else:
-            fitted = chi[self.blocks[0].start : self.blocks[1].stop]
+            fitted = np.concatenate([chi[b.start : b.stop] for b in self.fitted_blocks])
             mapping = membership_map(fitted.reshape(-1, self.n_states))
         memberships = chi @ mapping  # [F, n, K], rows sum to 1
-        test = self.blocks[2]
+        softmax = chi[:, :, softmax_order(mapping)]  # thesis' states, in the same order
         its_lags = (
             None
             if self.its_lags_ps is None
             else [int(round(t / self.frame_ps)) for t in self.its_lags_ps]
         )
-        koopman = koopman_analysis(
-            memberships[test.start : test.stop],
-            self.lag_frames,
-            its_lags,
-            self.ck_steps,
-            self.n_blocks,
-            self.interval_source,
+        test = self.blocks.test
+        settings = (self.lag_frames, its_lags, self.ck_steps, self.n_blocks, self.interval_source)
+        koopman = koopman_analysis([memberships[b.start : b.stop] for b in test], *settings, seed)
+        # the thesis' definition: Koopman model of the raw softmax, same subsets and CK steps
+        used = (self.lag_frames, koopman.its_lags, len(koopman.ck_lags), koopman.n_blocks)
+        koopman_softmax = koopman_analysis(
+            [softmax[b.start : b.stop] for b in test], *used, koopman.interval_source, seed
         )
-        probability = crisp_memberships(memberships)
         first = self.store.times[0] if self.timestep_ps is None else self.start * self.timestep_ps
         times = first + np.arange(self.n_frames) * self.frame_ps  # [F], ps
+        role = np.full(self.n_frames, -1, dtype=np.int8)
+        for code, name in enumerate(("train", "validation", "test")):
+            for block in getattr(self.blocks, name):
+                role[block.start : block.stop] = code
         attrs = {
             "select": self.select,
             "group": self.group,
@@ -354,32 +393,47 @@ class GDyNetAnalysis(AnalysisBase):
             "receptive_field": self.model_config["receptive_field"],
             "split": list(self.split),
             "hyperparameters": {**self.model_config, **self.training},
+            "batch_frames_used": trainer.batch_frames_used,
             "species": self.vocabulary,
-            "test_start_ps": float(times[test.start]),
-            "test_stop_ps": float(times[test.stop - 1]),
-            "interval_source": self.interval_source,
-            "n_blocks": self.n_blocks,
+            "n_trajectory_files": len(self.segments),
+            "test_start_ps": float(times[test[0].start]),
+            "test_stop_ps": float(times[test[-1].stop - 1]),
+            "interval_source": koopman.interval_source,
+            "n_blocks": koopman.n_blocks,
+            "ck_steps": len(koopman.ck_lags),
+            "fallback": koopman.fallback,
             "model_file": str(self.model_file),
             "trajectory": str(getattr(self._trajectory, "filename", None)),
             "best_validation_vamp2": float(trainer.best_score),
         }
         self.results.dataset = build_dataset(
             koopman,
-            probability,
+            crisp_memberships(memberships),
             times,
             self.frame_ps,
             self.targets,
             self.group_index,
             trainer.history,
             attrs,
+            softmax=softmax,
+            softmax_result=koopman_softmax,
+            test_frames=role == 2,
+            frame_role=role,
+            frame_file=self.frame_file,
         )
         self.results.koopman = koopman
+        self.results.koopman_softmax = koopman_softmax
         self.results.model = model
         self.results.softmax = chi
         self.results.memberships = memberships
         self.results.membership_map = mapping
         self.results.history = trainer.history
         self.results.blocks = self.blocks
+
+    @property
+    def fitted_blocks(self) -> list[range]:
+        """Frames the model was fitted on (training and validation)."""
+        return self.blocks.train + self.blocks.validation
 
     def model_state_dict(self) -> dict:
         """Everything needed to apply the trained model to another trajectory."""
@@ -412,3 +466,10 @@ class GDyNetAnalysis(AnalysisBase):
         if figures:
             written += write_figures(self.results.dataset, stem)
         return written
+
+
+def _runs(values: np.ndarray) -> list[tuple[int, int]]:
+    """(start, stop) of each run of equal consecutive values."""
+    cuts = np.flatnonzero(np.diff(values)) + 1
+    edges = np.concatenate([[0], cuts, [len(values)]])
+    return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]

@@ -55,7 +55,8 @@ def global_vampnet(
     ----------
     features : ndarray, shape (F, n, D)
     lag : int, frames
-    blocks : (train, validation, test) ranges of frames
+    blocks : Blocks
+        Train, validation, test frames (one trajectory: one range each).
 
     Returns
     -------
@@ -68,7 +69,7 @@ def global_vampnet(
     from deeptime.util.data import TrajectoryDataset
     from torch.utils.data import ConcatDataset, DataLoader
 
-    train, validation = blocks[0], blocks[1]
+    train, validation = blocks.train[0], blocks.validation[0]
     mean = features[train.start : train.stop].reshape(-1, features.shape[2]).mean(axis=0)
     std = features[train.start : train.stop].reshape(-1, features.shape[2]).std(axis=0) + 1e-6
     scaled = (features - mean) / std

@@ -17,7 +17,9 @@ From state probabilities ``chi(x)`` of every target group in every frame:
    (deeptime's :func:`~deeptime.util.validation.implied_timescales`), and the
    **Chapman–Kolmogorov test** ``K(n tau) ≈ K(tau)^n``
    (:func:`~deeptime.util.validation.ck_test`), each with 95 % intervals
-   (Student t) from independent contiguous time blocks or disjoint target subsets.
+   (Student t) from independent trajectories, contiguous time blocks or
+   disjoint random target subsets; when these are too short for the CK test,
+   :func:`resolve_intervals` falls back and says what it changed.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from deeptime.decomposition import TransferOperatorModel
 
 from asegraph.exceptions import ParameterError
 
-INTERVAL_SOURCES = ("time", "targets")
+INTERVAL_SOURCES = ("auto", "time", "targets", "trajectories")
 
 
 def membership_map(chi: np.ndarray) -> np.ndarray:
@@ -70,6 +72,19 @@ def membership_map(chi: np.ndarray) -> np.ndarray:
         ) from None
     order = np.argsort(-np.mean(chi @ mapping, axis=0), kind="stable")
     return mapping[:, order]
+
+
+def softmax_order(mapping: np.ndarray) -> np.ndarray:
+    """Softmax column behind each membership state: ``chi[..., order]`` lists the thesis'
+    softmax states in the order of the memberships ``chi @ mapping``.
+
+    Column ``i`` is matched to state ``j`` by the largest total weight
+    ``mapping[i, j]`` (an assignment problem, so the order is a permutation).
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    _, columns = linear_sum_assignment(-np.asarray(mapping).T)
+    return columns
 
 
 def crisp_memberships(memberships: np.ndarray) -> np.ndarray:
@@ -160,22 +175,116 @@ class _KoopmanObservable:
         return np.linalg.matrix_power(model.koopman_matrix, int(round(mlag))).ravel()
 
 
-def _split(memberships: np.ndarray, n_blocks: int, source: str) -> list[list[np.ndarray]]:
-    """Independent subsets: contiguous time blocks or disjoint target subsets."""
+def _subsets(
+    segments: list[np.ndarray], n_blocks: int, source: str, seed: int
+) -> list[list[np.ndarray]]:
+    """Independent subsets of per-group trajectories (each [F_i, K]).
+
+    ``time``: the b-th contiguous chunk of every segment; ``trajectories``: one
+    segment each; ``targets``: disjoint random (seeded) subsets of the groups —
+    atom indices often follow position, so consecutive indices are not
+    independent samples.
+    """
+    if source == "trajectories":
+        return [[seg[:, j] for j in range(seg.shape[1])] for seg in segments]
     if source == "time":
-        chunks = np.array_split(np.arange(len(memberships)), n_blocks)
-        return [[memberships[c, j] for j in range(memberships.shape[1])] for c in chunks]
-    chunks = np.array_split(np.arange(memberships.shape[1]), n_blocks)
-    return [[memberships[:, j] for j in c] for c in chunks]
+        subsets: list[list[np.ndarray]] = [[] for _ in range(n_blocks)]
+        for seg in segments:
+            for b, chunk in enumerate(np.array_split(np.arange(len(seg)), n_blocks)):
+                subsets[b] += [seg[chunk, j] for j in range(seg.shape[1])]
+        return subsets
+    order = np.random.default_rng(seed).permutation(segments[0].shape[1])
+    return [
+        [seg[:, j] for seg in segments for j in np.sort(chunk)]
+        for chunk in np.array_split(order, n_blocks)
+    ]
+
+
+def _block_frames(lengths: list[int], source: str, n_blocks: int) -> int:
+    """Frames of the shortest trajectory piece an interval subset is made of."""
+    return min(lengths) // n_blocks if source == "time" else min(lengths)
+
+
+def resolve_intervals(
+    lengths: list[int],
+    n_groups: int,
+    lag: int,
+    ck_steps: int,
+    n_blocks: int,
+    interval_source: str,
+) -> tuple[str, int, int, str]:
+    """Interval subsets and CK steps that the data can hold, with a fallback.
+
+    ``interval_source="auto"`` means ``trajectories`` when there are several
+    independent trajectories, else ``time``. When the subsets are too short for
+    a CK test to ``ck_steps × lag``, this tries, in order: the requested
+    setting; fewer time blocks (down to 3); disjoint target subsets; then the
+    same with fewer CK steps (down to 2).
+
+    Returns
+    -------
+    (interval_source, n_blocks, ck_steps, note)
+        ``note`` is "" when nothing was changed, else one line saying what was.
+
+    Raises
+    ------
+    ParameterError
+        When no setting can hold a CK test to ``2 × lag``.
+    """
+    if interval_source not in INTERVAL_SOURCES:
+        raise ParameterError(
+            f"interval_source must be one of {INTERVAL_SOURCES}, got {interval_source!r}"
+        )
+    if n_blocks < 2 or (interval_source == "targets" and n_blocks > n_groups):
+        raise ParameterError(
+            f"n_blocks={n_blocks}: need at least 2 independent subsets"
+            + (f" and at most n_groups={n_groups}" if interval_source == "targets" else "")
+        )
+    if interval_source == "trajectories" and len(lengths) < 2:
+        raise ParameterError(
+            "interval_source='trajectories' needs at least 2 independent test trajectories, "
+            f"got {len(lengths)}; use 'time' or 'targets'"
+        )
+    preferred = interval_source
+    if interval_source == "auto":
+        preferred = "trajectories" if len(lengths) >= 2 else "time"
+    requested = (preferred, len(lengths) if preferred == "trajectories" else n_blocks)
+    options = [requested]
+    options += [("time", b) for b in range(min(n_blocks, 5), 2, -1) if ("time", b) != requested]
+    if n_groups >= 2:
+        options.append(("targets", min(n_blocks, n_groups)))
+    for steps in range(ck_steps, 1, -1):
+        for source, blocks in options:
+            if steps * lag < _block_frames(lengths, source, blocks):
+                if (source, blocks, steps) == (*requested, ck_steps):
+                    return source, blocks, steps, ""
+                fewer = f" and a CK test to {steps}×lag" if steps < ck_steps else ""
+                note = (
+                    f"{requested[0]} intervals from {requested[1]} subsets of "
+                    f"{_block_frames(lengths, *requested)} frames cannot hold a CK test to "
+                    f"{ck_steps}×lag={ck_steps * lag} frames; used {source} intervals from "
+                    f"{blocks} subsets{fewer}"
+                )
+                return source, blocks, steps, note
+    raise ParameterError(
+        f"the analysed frames give trajectories of {min(lengths)} frames, too short for "
+        f"lag={lag} frames and a CK test to {ck_steps}×lag with any interval subsets (even 2 "
+        f"CK steps with target subsets); use a shorter lag, fewer ck_steps or a longer "
+        f"trajectory"
+    )
 
 
 def _interval(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """95 % Student-t interval half-widths' bounds of the mean of ``samples`` along axis 0."""
+    import warnings
+
     from scipy.stats import t as student
 
     n = np.sum(np.isfinite(samples), axis=0)
-    mean = np.nanmean(samples, axis=0)
-    half = student.ppf(0.975, np.maximum(n - 1, 1)) * np.nanstd(samples, axis=0, ddof=1)
+    with warnings.catch_warnings():  # a process with no finite timescale in any subset: NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mean = np.nanmean(samples, axis=0)
+        half = student.ppf(0.975, np.maximum(n - 1, 1)) * np.nanstd(samples, axis=0, ddof=1)
     half = half / np.sqrt(np.maximum(n, 1))
     return mean - half, mean + half
 
@@ -199,6 +308,12 @@ class KoopmanResult:
     ck_predicted_lower, ck_predicted_upper, ck_estimated_lower, ck_estimated_upper
     ck_passed : bool
         Every predicted and estimated interval overlaps.
+    interval_source : str
+        Subsets the intervals came from: ``time``, ``targets`` or ``trajectories``.
+    n_blocks : int
+        Number of those subsets.
+    fallback : str
+        "" or one line saying what :func:`resolve_intervals` changed.
     """
 
     lag: int
@@ -219,6 +334,9 @@ class KoopmanResult:
     ck_estimated_lower: np.ndarray
     ck_estimated_upper: np.ndarray
     ck_passed: bool
+    interval_source: str = "time"
+    n_blocks: int = 5
+    fallback: str = ""
 
     @property
     def slowest_timescale(self) -> float:
@@ -227,19 +345,22 @@ class KoopmanResult:
 
 
 def koopman_analysis(
-    memberships: np.ndarray,
+    memberships: np.ndarray | list[np.ndarray],
     lag: int,
     its_lags: np.ndarray | list[int] | None = None,
     ck_steps: int = 5,
     n_blocks: int = 5,
-    interval_source: str = "time",
+    interval_source: str = "auto",
+    seed: int = 0,
 ) -> KoopmanResult:
-    """Koopman matrix, implied timescales and CK test with block intervals.
+    """Koopman matrix, implied timescales and CK test with 95 % intervals.
 
     Parameters
     ----------
-    memberships : ndarray, shape (F, n, K)
-        State memberships of ``n`` target groups in ``F`` consecutive frames.
+    memberships : ndarray, shape (F, n, K), or list of such arrays
+        State memberships (or softmax outputs) of ``n`` target groups in
+        consecutive frames; a list holds independent trajectories (lag pairs
+        never cross from one to the next).
     lag : int, frames
     its_lags : sequence of int, frames, optional
         Lags of the implied-timescale scan (default: ~10 lags up to ``4 lag``).
@@ -247,33 +368,27 @@ def koopman_analysis(
         CK test at ``lag, 2 lag, ..., ck_steps lag``.
     n_blocks : int
         Number of independent subsets for the intervals (>= 2).
-    interval_source : {"time", "targets"}
+    interval_source : {"auto", "time", "targets", "trajectories"}
+        See :func:`resolve_intervals`, which also falls back to other subsets
+        or fewer CK steps when these are too short (``result.fallback``).
+    seed : int
+        Random assignment of targets to subsets (``targets``).
     """
     from deeptime.util.validation import ck_test, implied_timescales
 
-    if interval_source not in INTERVAL_SOURCES:
-        raise ParameterError(
-            f"interval_source must be one of {INTERVAL_SOURCES}, got {interval_source!r}"
-        )
-    n_frames, n_groups, k = memberships.shape
-    if n_blocks < 2 or (interval_source == "targets" and n_blocks > n_groups):
-        raise ParameterError(
-            f"n_blocks={n_blocks}: need at least 2 independent subsets"
-            + (f" and at most n_groups={n_groups}" if interval_source == "targets" else "")
-        )
-    block_frames = n_frames // n_blocks if interval_source == "time" else n_frames
+    segments = [memberships] if isinstance(memberships, np.ndarray) else list(memberships)
+    n_groups, k = segments[0].shape[1], segments[0].shape[2]
+    lengths = [len(seg) for seg in segments]
+    source, n_blocks, ck_steps, note = resolve_intervals(
+        lengths, n_groups, lag, ck_steps, n_blocks, interval_source
+    )
+    block_frames = _block_frames(lengths, source, n_blocks)
     if its_lags is None:
         its_lags = np.unique(np.linspace(1, 4 * lag, 10).round().astype(int))
     its_lags = np.asarray([int(x) for x in its_lags if 0 < x < block_frames])
     ck_lags = np.arange(1, ck_steps + 1) * lag
-    if ck_lags[-1] >= block_frames or len(its_lags) == 0:
-        raise ParameterError(
-            f"the analysed frames give blocks of {block_frames} frames, too short for lag={lag} "
-            f"frames and a CK test to {ck_steps}×lag; use a shorter lag, fewer ck_steps or "
-            f"n_blocks, or a longer trajectory"
-        )
-    full = [memberships[:, j] for j in range(n_groups)]
-    subsets = _split(memberships, n_blocks, interval_source)
+    full = [seg[:, j] for seg in segments for j in range(n_groups)]
+    subsets = _subsets(segments, n_blocks, source, seed)
     observable = _KoopmanObservable(k)
 
     def its_of(trajs):
@@ -314,4 +429,7 @@ def koopman_analysis(
         ck_estimated_lower=est_lower,
         ck_estimated_upper=est_upper,
         ck_passed=passed,
+        interval_source=source,
+        n_blocks=len(subsets),
+        fallback=note,
     )

@@ -67,23 +67,114 @@ class GraphData:
         )
 
 
-def split_blocks(n_frames: int, fractions: tuple[float, float, float], lag: int) -> list[range]:
-    """Contiguous (train, validation, test) frame ranges; each must be longer than ``lag``."""
+@dataclass
+class Blocks:
+    """Frames (indices into the analysed frames) of each role, as lists of ranges.
+
+    Every range lies inside one independent trajectory; lag pairs are formed
+    inside a range only.
+    """
+
+    train: list[range]
+    validation: list[range]
+    test: list[range]
+
+    def as_lists(self) -> dict[str, list[tuple[int, int]]]:
+        return {
+            role: [(r.start, r.stop) for r in getattr(self, role)]
+            for role in ("train", "validation", "test")
+        }
+
+
+def _check_fractions(fractions) -> tuple[float, float, float]:
     fractions = tuple(float(f) for f in fractions)
     if len(fractions) != 3 or min(fractions) <= 0 or abs(sum(fractions) - 1) > 1e-6:
         raise ParameterError(
             f"split must be three positive fractions summing to 1 (train, validation, test), "
             f"got {fractions}"
         )
-    edges = np.round(np.cumsum((0.0,) + fractions) * n_frames).astype(int)
-    blocks = [range(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
-    for name, block in zip(("train", "validation", "test"), blocks):
-        if len(block) <= lag:
+    return fractions
+
+
+def _cut(segment: range, fractions: tuple[float, ...]) -> list[range]:
+    """Contiguous pieces of ``segment`` in the given proportions."""
+    edges = np.round(np.cumsum((0.0,) + fractions) / sum(fractions) * len(segment)).astype(int)
+    return [range(segment.start + a, segment.start + b) for a, b in zip(edges[:-1], edges[1:])]
+
+
+def split_blocks(
+    segments: int | list[range],
+    fractions: tuple[float, float, float],
+    lag: int,
+    train_files: list[int] | None = None,
+    test_files: list[int] | None = None,
+    apply_only: bool = False,
+) -> Blocks:
+    """Train, validation and test frames; every range must be longer than ``lag``.
+
+    Parameters
+    ----------
+    segments : int or list of range
+        The analysed frames of each independent trajectory (an int: one of that
+        many frames).
+    fractions : (train, validation, test)
+        One trajectory: contiguous time blocks in these proportions. Several:
+        the training trajectories are cut train:validation in these proportions
+        and the test trajectories are analysed whole.
+    lag : int, frames
+    train_files, test_files : list of int, optional
+        Positions (0-based) of the training and test trajectories when there are
+        several (default: train on the first, test on all the others, as the
+        thesis' five independent runs: train on one, analyse four).
+    apply_only : bool
+        A trained model is applied: every frame of every trajectory is a test frame.
+    """
+    if isinstance(segments, int):
+        segments = [range(segments)]
+    fractions = _check_fractions(fractions)
+    n = len(segments)
+    for name, chosen in (("train_files", train_files), ("test_files", test_files)):
+        bad = [i for i in chosen or [] if not 0 <= i < n]
+        if bad:
             raise ParameterError(
-                f"the {name} block has {len(block)} frames but lag={lag} frames; it needs more "
-                f"than lag frames — use a shorter lag or a longer trajectory (n_frames={n_frames})"
+                f"{name}: trajectory {bad[0] + 1} does not exist; there are {n} trajectory "
+                f"files (counted from 1)"
             )
+    if apply_only:
+        blocks = Blocks([], [], list(segments))
+    elif n == 1:
+        blocks = Blocks(*[[r] for r in _cut(segments[0], fractions)])
+    else:
+        train = sorted(set(train_files if train_files else [0]))
+        test = sorted(set(test_files) if test_files else set(range(n)) - set(train))
+        if set(train) & set(test) or not test:
+            raise ParameterError(
+                f"train_files {[i + 1 for i in train]} and test_files {[i + 1 for i in test]} "
+                f"must be disjoint and non-empty (trajectory files counted from 1)"
+            )
+        pieces = [_cut(segments[i], fractions[:2]) for i in train]
+        blocks = Blocks([p[0] for p in pieces], [p[1] for p in pieces], [segments[i] for i in test])
+    for role in ("train", "validation", "test"):
+        for block in getattr(blocks, role):
+            if len(block) <= lag:
+                where = f" of trajectory {_file_of(block, segments) + 1}" if n > 1 else ""
+                raise ParameterError(
+                    f"the {role} block{where} has {len(block)} frames but lag={lag} frames; it "
+                    f"needs more than lag frames — use a shorter lag or a longer trajectory "
+                    f"(n_frames={sum(len(s) for s in segments)})"
+                )
     return blocks
+
+
+def _file_of(block: range, segments: list[range]) -> int:
+    return next(i for i, s in enumerate(segments) if s.start <= block.start < s.stop)
+
+
+def lag_pair_starts(blocks: list[range], lag: int) -> np.ndarray:
+    """First frames of every lag pair inside the ranges (no pair crosses a range end)."""
+    return np.concatenate(
+        [np.arange(b.start, b.stop - lag) for b in blocks] or [np.zeros(0, dtype=int)]
+    )
 
 
 def vamp2_loss(chi_0: torch.Tensor, chi_t: torch.Tensor, mode: str = "regularize") -> torch.Tensor:
@@ -102,10 +193,12 @@ class GDyNetTrainer:
     model : GDyNet
     data : GraphData
     lag : int, frames
-    blocks : list of range
-        (train, validation, test) from :func:`split_blocks`.
+    blocks : Blocks
+        From :func:`split_blocks`.
     batch_frames : int
-        Frame pairs per optimisation step (each brings ``n_groups`` pairs).
+        Frame pairs per optimisation step (each brings ``n_groups`` pairs); for
+        short trajectories it is lowered to give at least 8 steps per epoch
+        (``batch_frames_used``).
     learning_rate : float
     max_epochs : int
     patience : int
@@ -121,7 +214,7 @@ class GDyNetTrainer:
         model: GDyNet,
         data: GraphData,
         lag: int,
-        blocks: list[range],
+        blocks: Blocks,
         batch_frames: int = 32,
         learning_rate: float = 3e-3,
         max_epochs: int = 30,
@@ -130,7 +223,10 @@ class GDyNetTrainer:
         checkpoint: str | Path | None = None,
     ) -> None:
         self.model, self.data, self.lag, self.blocks = model, data, int(lag), blocks
-        self.batch_frames, self.max_epochs, self.patience = batch_frames, max_epochs, patience
+        self.max_epochs, self.patience = max_epochs, patience
+        self.batch_frames = batch_frames
+        n_pairs = len(lag_pair_starts(blocks.train, self.lag))
+        self.batch_frames_used = int(max(1, min(batch_frames, n_pairs // 8)))
         self.seed = seed
         self.checkpoint = Path(checkpoint) if checkpoint is not None else None
         self.optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
@@ -156,20 +252,23 @@ class GDyNetTrainer:
         ]
         return torch.cat(out).double().numpy()
 
-    def score(self, block: range) -> float:
-        """VAMP-2 score (K-1 columns, truncation mode) of all lag pairs in ``block``."""
-        chi = self.transform(block)
-        k = chi.shape[2]
-        chi_0 = torch.from_numpy(chi[: -self.lag].reshape(-1, k))
-        chi_t = torch.from_numpy(chi[self.lag :].reshape(-1, k))
+    def score(self, blocks: list[range]) -> float:
+        """VAMP-2 score (K-1 columns, truncation mode) of all lag pairs inside ``blocks``."""
+        pairs_0, pairs_t = [], []
+        for block in blocks:
+            chi = self.transform(block)
+            pairs_0.append(chi[: -self.lag].reshape(-1, chi.shape[2]))
+            pairs_t.append(chi[self.lag :].reshape(-1, chi.shape[2]))
+        chi_0 = torch.from_numpy(np.concatenate(pairs_0))
+        chi_t = torch.from_numpy(np.concatenate(pairs_t))
         return float(-vamp2_loss(chi_0, chi_t, mode="trunc"))
 
     def fit(self, progress: bool = False) -> GDyNetTrainer:
         """Train until early stopping or ``max_epochs``; returns self with the best weights."""
         if self.checkpoint is not None and self.checkpoint.exists():
             self._load()
-        train = self.blocks[0]
-        starts = np.arange(train.start, train.stop - self.lag)
+        starts = lag_pair_starts(self.blocks.train, self.lag)
+        batch = self.batch_frames_used
         epochs = range(self.epoch, self.max_epochs)
         if progress:
             from tqdm import tqdm
@@ -187,13 +286,13 @@ class GDyNetTrainer:
             self.model.train()
             losses = []
             order = self.rng.permutation(starts)
-            for i in range(0, max(len(order) - self.batch_frames // 2, 1), self.batch_frames):
-                loss = vamp2_loss(*self._pairs(order[i : i + self.batch_frames]))
+            for i in range(0, max(len(order) - batch // 2, 1), batch):
+                loss = vamp2_loss(*self._pairs(order[i : i + batch]))
                 self.optimizer.zero_grad()
                 loss.backward()
                 self.optimizer.step()
                 losses.append(float(loss.detach()))
-            validation = self.score(self.blocks[1])
+            validation = self.score(self.blocks.validation)
             if validation > self.best_score:
                 self.best_score = validation
                 self.best_state = {k: v.clone() for k, v in self.model.state_dict().items()}
@@ -230,15 +329,18 @@ class GDyNetTrainer:
             "epoch": self.epoch,
             "lag": self.lag,
             "seed": self.seed,
-            "blocks": [(b.start, b.stop) for b in self.blocks],
+            "blocks": self.blocks.as_lists(),
             "rng": self.rng.bit_generator.state,
         }
         atomic_torch_save(state, self.checkpoint)
 
     def _load(self) -> None:
         state = load_checkpoint(self.checkpoint)
-        blocks = [(b.start, b.stop) for b in self.blocks]
-        if state["lag"] != self.lag or [tuple(b) for b in state["blocks"]] != blocks:
+        blocks = self.blocks.as_lists()
+        saved = state["blocks"]
+        if isinstance(saved, dict):
+            saved = {k: [tuple(b) for b in v] for k, v in saved.items()}
+        if state["lag"] != self.lag or saved != blocks:
             raise ParameterError(
                 f"checkpoint '{self.checkpoint}' was written for lag={state['lag']} frames and "
                 f"blocks {state['blocks']}, not lag={self.lag} and {blocks}; delete it or use "

@@ -168,11 +168,16 @@ def load_universe(
     if suffix in ASE_SUFFIXES and topology is None:
         from ase.io import read
 
-        try:
-            frames = read(str(path), index=":")
-        except Exception as exc:  # ASE raises many types for unreadable files
-            raise InputFileError(f"trajectory '{path}': ASE cannot read it: {exc}") from exc
-        return universe_from_ase(frames, timestep_ps, source=str(path))
+        frames, counts = [], []
+        for name in files or [str(path)]:
+            try:
+                frames += read(name, index=":")
+            except Exception as exc:  # ASE raises many types for unreadable files
+                raise InputFileError(f"trajectory '{name}': ASE cannot read it: {exc}") from exc
+            counts.append(len(frames) - sum(counts))
+        universe = universe_from_ase(frames, timestep_ps, source=str(path))
+        universe.trajectory.file_frames = counts  # independent runs, see file_frames()
+        return universe
     if topology is None and suffix in BARE_FORMATS and types is None:
         raise InputFileError(
             f"trajectory '{path}' ({suffix[1:].upper()}) carries no element or atom-type "
@@ -205,6 +210,24 @@ def load_universe(
         universe.add_TopologyAttr("types", labels)
         universe.add_TopologyAttr("elements", labels)
     return universe
+
+
+def file_frames(universe) -> list[int]:
+    """Frames of each independent trajectory file behind ``universe``, in order.
+
+    Several files given to :func:`load_universe` are independent runs (the
+    thesis' five 80-ns trajectories), never one chained trajectory: GDyNet forms
+    no lag pair across a file boundary. MDAnalysis' ``ChainReader`` gives the
+    files; the ASE adapter records them; anything else is one trajectory.
+    """
+    reader = universe.trajectory
+    recorded = getattr(reader, "file_frames", None)
+    if recorded is not None:
+        return [int(n) for n in recorded]
+    readers = getattr(reader, "readers", None)
+    if readers is not None:
+        return [int(r.n_frames) for r in readers]
+    return [int(reader.n_frames)]
 
 
 def species_labels(atomgroup) -> list[str]:

@@ -44,6 +44,33 @@ def test_dataset_contents(short_run):
     assert ds.sizes["epoch"] == 2
 
 
+def test_thesis_softmax_states_sit_beside_the_memberships(short_run):
+    """Item 3: the raw softmax, its Koopman model, populations (mean softmax) and CK test.
+    The membership map is linear and invertible, so both give the same implied timescales;
+    populations differ when the softmax does not span [0, 1]."""
+    ds = short_run.results.dataset
+    softmax = ds["state_probability_softmax"]
+    assert softmax.dims == ("time", "target", "state")
+    np.testing.assert_allclose(softmax.sum("state"), 1.0, atol=1e-6)
+    test = ds["frame_role"].values == 2
+    np.testing.assert_allclose(
+        ds["population_softmax"], softmax.values[test].mean(axis=(0, 1)), atol=1e-12
+    )
+    np.testing.assert_allclose(
+        ds["implied_timescale_softmax"], ds["implied_timescale"], rtol=1e-4, atol=1e-6
+    )
+    for name in ("koopman_matrix_softmax", "ck_predicted_softmax", "ck_estimated_upper_softmax"):
+        assert ds[name].attrs["units"] == "1", name
+    assert ds.attrs["ck_passed_softmax"] in (0, 1) and "softmax" in ds.attrs["state_definition"]
+    # the same state j in both: softmax column j is highest where membership j is
+    memberships = ds["state_probability"].values[test]
+    for j in range(2):
+        assert (
+            np.corrcoef(memberships[..., j].ravel(), softmax.values[test][..., j].ravel())[0, 1]
+            > 0.9
+        )
+
+
 def test_save_writes_netcdf_model_and_figures(short_run, tmp_path):
     written = short_run.save(tmp_path / "li.nc")
     names = sorted(p.name for p in tmp_path.iterdir())
@@ -60,6 +87,10 @@ def test_model_file_reproduces_outputs(short_run, toy_universe, tmp_path):
         toy_universe, select="name Li", lag="0.5ps", model_file=tmp_path / "li.pt", **FAST
     ).run(stop=600)
     np.testing.assert_allclose(again.results.memberships, short_run.results.memberships, atol=1e-5)
+    # item 2: a trained model is applied to every frame (all are test frames)
+    ds = again.results.dataset
+    assert (ds["frame_role"].values == 2).all() and ds.attrs["test_start_ps"] == 0.0
+    assert again.results.history == []
 
 
 def test_checkpoint_resume_continues_history(toy_universe, tmp_path):
@@ -141,3 +172,68 @@ def test_memory_mapped_graph_cache_gives_the_same_result(toy_universe, tmp_path)
     cached = GDyNetAnalysis(toy_universe, graph_cache=tmp_path / "graphs", **settings).run(stop=300)
     assert (tmp_path / "graphs.distances.npy").exists()
     np.testing.assert_allclose(cached.results.memberships, in_memory.results.memberships)
+
+
+@pytest.fixture(scope="module")
+def three_runs(toy_universe, tmp_path_factory):
+    """The shipped toy trajectory cut into three DCD files, standing in for independent runs."""
+    import MDAnalysis as mda
+
+    from asegraph.examples.li_fcc import SHIPPED_TOPOLOGY
+
+    folder = tmp_path_factory.mktemp("runs")
+    paths = []
+    for i in range(3):
+        path = folder / f"run{i + 1}.dcd"
+        with mda.Writer(str(path), toy_universe.atoms.n_atoms, dt=0.1) as writer:
+            for _ in toy_universe.trajectory[i * 200 : (i + 1) * 200]:
+                writer.write(toy_universe.atoms)
+        paths.append(str(path))
+    return str(SHIPPED_TOPOLOGY), paths
+
+
+def test_independent_trajectory_files(three_runs):
+    """Item 2: train on file 1, analyse files 2 and 3; no lag pair crosses a file boundary;
+    intervals from the two independent test trajectories."""
+    from asegraph.analysis.dynamics.trajectory import load_universe
+
+    topology, paths = three_runs
+    u = load_universe(paths, topology)
+    gd = GDyNetAnalysis(u, select="name Li", lag="0.5ps", **FAST).run()
+    blocks = gd.results.blocks
+    assert [(b.start, b.stop) for b in blocks.train + blocks.validation] == [(0, 133), (133, 200)]
+    assert [(b.start, b.stop) for b in blocks.test] == [(200, 400), (400, 600)]
+    ds = gd.results.dataset
+    assert ds.attrs["interval_source"] == "trajectories" and ds.attrs["n_blocks"] == 2
+    assert ds.attrs["n_trajectory_files"] == 3 and ds.attrs["fallback"] == ""
+    np.testing.assert_array_equal(ds["trajectory_file"].values, np.repeat([0, 1, 2], 200))
+    # the Koopman matrix is that of the two test files as separate trajectories
+    from asegraph.analysis.dynamics.koopman import estimate_koopman
+
+    m = gd.results.memberships
+    separate = estimate_koopman(
+        [m[a:b, j] for a, b in ((200, 400), (400, 600)) for j in range(16)], 5
+    )
+    np.testing.assert_allclose(ds["koopman_matrix"], separate.koopman_matrix, atol=1e-10)
+    # and the choice of files is the user's
+    swapped = GDyNetAnalysis(
+        u, select="name Li", lag="0.5ps", train_files=[2], test_files=[0], **FAST
+    ).run()
+    assert [(b.start, b.stop) for b in swapped.results.blocks.test] == [(0, 200)]
+    assert swapped.results.dataset.attrs["interval_source"] == "time"
+    with pytest.raises(
+        ParameterError, match="train_files: trajectory 5 does not exist; there are 3"
+    ):
+        GDyNetAnalysis(u, select="name Li", lag="0.5ps", train_files=[4], **FAST).run()
+    with pytest.raises(ParameterError, match="must be disjoint and non-empty"):
+        GDyNetAnalysis(u, select="name Li", lag="0.5ps", train_files=[0], test_files=[0]).run()
+
+
+def test_short_trajectory_falls_back_and_says_so(toy_universe):
+    """Item 4: 140 frames at lag 0.5 ps: 5 time blocks of 7 test frames cannot hold a CK test
+    to 2.5 ps; the analysis uses random target subsets instead and records it."""
+    gd = GDyNetAnalysis(toy_universe, select="name Li", lag="0.5ps", max_epochs=2).run(stop=140)
+    ds = gd.results.dataset
+    assert ds.attrs["interval_source"] == "targets" and ds.attrs["ck_steps"] == 5
+    assert ds.attrs["fallback"].startswith("time intervals from 5 subsets of 7 frames cannot")
+    assert ds.attrs["batch_frames_used"] < 32  # 65 training pairs: more, smaller steps

@@ -128,3 +128,52 @@ def test_cli_is_a_group_with_run_as_default(tmp_path):
     assert result.stderr.strip() == (
         "asegraph-dynamics: error: trajectory 'missing.dcd' does not exist"
     )
+
+
+def test_cli_short_trajectory_says_what_the_fallback_changed(tmp_path):
+    result = _run(
+        [
+            SHIPPED_TRAJECTORY,
+            "--topology",
+            SHIPPED_TOPOLOGY,
+            "--select",
+            "name Li",
+            "--lag",
+            "0.5ps",
+            "--stop",
+            "140",
+            "--epochs",
+            "1",
+            "--quiet",
+            "--no-figures",
+            "-o",
+            tmp_path / "short.nc",
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.output.splitlines() if line.startswith("short trajectory:")]
+    assert len(lines) == 1 and "used targets intervals from 5 subsets" in lines[0]
+    assert "softmax states (thesis' definition)" in result.output
+
+
+def test_cli_train_and_test_files_are_checked(tmp_path):
+    result = _run(
+        [
+            SHIPPED_TRAJECTORY,
+            "--topology",
+            SHIPPED_TOPOLOGY,
+            "--select",
+            "name Li",
+            "--lag",
+            "1ps",
+            "--train-files",
+            "2",
+            "-o",
+            tmp_path / "x.nc",
+        ]
+    )
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        "asegraph-dynamics: error: --train-files: '2' is neither a number from 1 to 1 nor one "
+        "of the trajectory files given"
+    )

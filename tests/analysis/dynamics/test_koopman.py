@@ -82,9 +82,48 @@ def test_validation_messages():
         koopman_analysis(data, 2, n_blocks=1)
     with pytest.raises(ParameterError, match="and at most n_groups=3"):
         koopman_analysis(data, 2, n_blocks=4, interval_source="targets")
-    with pytest.raises(ParameterError, match="too short for lag=10 frames and a CK test"):
-        koopman_analysis(data, 10, n_blocks=5)
+    with pytest.raises(ParameterError, match="too short for lag=60 frames and a CK test"):
+        koopman_analysis(data, 60, n_blocks=5)
+    with pytest.raises(ParameterError, match="'trajectories' needs at least 2 independent"):
+        koopman_analysis(data, 2, interval_source="trajectories")
     with pytest.raises(ParameterError, match="is not shorter than any trajectory block"):
         estimate_koopman([data[:5, 0]], 5)
     with pytest.raises(ParameterError, match="outputs are degenerate"):
         membership_map(np.full((50, 2), 0.5))
+
+
+def test_short_blocks_fall_back_and_say_so():
+    """100 frames, lag 10: 5 time blocks of 20 frames cannot hold a CK test to 50 frames;
+    target subsets (full length) can."""
+    data = np.eye(2)[_chain(T, 100, 6, seed=6)]
+    result = koopman_analysis(data, 10, n_blocks=5)
+    assert result.interval_source == "targets" and result.n_blocks == 5
+    assert result.fallback.startswith("time intervals from 5 subsets of 20 frames cannot hold")
+    assert "used targets intervals from 5 subsets" in result.fallback
+    # one walker: no target subsets; fewer CK steps in 3 time blocks (33 frames > 3x10)
+    one = koopman_analysis(data[:, :1], 10, n_blocks=5)
+    assert (one.interval_source, one.n_blocks, len(one.ck_lags)) == ("time", 3, 3)
+    assert one.fallback.endswith("and a CK test to 3×lag")
+    untouched = koopman_analysis(data, 2, n_blocks=5)
+    assert untouched.fallback == "" and untouched.interval_source == "time"
+
+
+def test_independent_trajectories_give_the_intervals_and_no_pair_crosses_them():
+    runs = [np.eye(2)[_chain(T, 400, 4, seed=s)] for s in (7, 8, 9)]
+    result = koopman_analysis(runs, 2)
+    assert result.interval_source == "trajectories" and result.n_blocks == 3
+    assert np.isfinite(result.its_upper).all()
+    # joining the runs end to end would add pairs across the joins: a different estimate
+    joined = estimate_koopman([np.concatenate(runs)[:, j] for j in range(4)], 2)
+    separate = estimate_koopman([r[:, j] for r in runs for j in range(4)], 2)
+    np.testing.assert_allclose(result.koopman_matrix, separate.koopman_matrix)
+    assert not np.allclose(joined.koopman_matrix, separate.koopman_matrix)
+
+
+def test_target_subsets_are_random_and_seeded():
+    data = np.eye(2)[_chain(T, 300, 10, seed=10)]
+    a = koopman_analysis(data, 2, interval_source="targets", seed=1)
+    b = koopman_analysis(data, 2, interval_source="targets", seed=1)
+    c = koopman_analysis(data, 2, interval_source="targets", seed=2)
+    np.testing.assert_array_equal(a.its_lower, b.its_lower)
+    assert not np.array_equal(a.its_lower, c.its_lower)

@@ -50,7 +50,7 @@ def test_gdynet_recovers_the_geometric_msm(toy_universe, toy_site_types):
         max_epochs=10,
         seed=0,
     ).run()
-    test = run.results.blocks[2]
+    test = run.results.blocks.test[0]
     geometric = li_fcc.geometric_msm(toy_site_types[test.start : test.stop], lag=10)
     geometric_ps = geometric.timescales()[0] * run.frame_ps
     gdynet_ps = run.results.koopman.slowest_timescale * run.frame_ps
@@ -76,5 +76,6 @@ def test_global_vampnet_baseline_runs_on_the_same_data(toy_universe):
     memberships, scores = global_vampnet(features, 10, blocks, n_epochs=6, seed=0)
     np.testing.assert_allclose(memberships.sum(axis=2), 1.0, atol=1e-6)
     assert scores.max() > 1.05  # it learned some correlation on the validation block
-    result = koopman_analysis(memberships[blocks[2].start : blocks[2].stop], 10, n_blocks=3)
+    test = blocks.test[0]
+    result = koopman_analysis(memberships[test.start : test.stop], 10, n_blocks=3)
     assert np.isfinite(result.slowest_timescale)
