@@ -98,12 +98,158 @@ def main() -> None:
     """
 
 
+_SHARED_OPTIONS = [
+    click.option("--topology", "-t", help="Topology (PDB, PSF, GRO, LAMMPS data, ...)."),
+    click.option("--types", help="Species per atom when there is no topology, e.g. 'S*32,Li*16'."),
+    click.option("--format", "traj_format", help="MDAnalysis trajectory format, e.g. LAMMPSDUMP."),
+    click.option("--select", "-s", required=True, help="MDAnalysis selection of the target atoms."),
+    click.option(
+        "--group",
+        type=click.Choice(["atoms", "residues", "molecules"]),
+        default="atoms",
+        help="Pool target atoms per residue/molecule (e.g. water).",
+    ),
+    click.option(
+        "--environment", help="Selection of the atoms allowed as neighbours (default all)."
+    ),
+    click.option(
+        "--max-neighbors",
+        "neighbors",
+        cls=HiddenAliases,
+        aliases=["--neighbors"],
+        default=12,
+        type=int,
+        help="Nearest neighbours per target atom.",
+    ),
+    click.option("--cutoff", default=6.0, type=float, help="Neighbour search radius, Å."),
+    click.option(
+        "--timestep", help="Time between trajectory frames (overrides the file), e.g. 10fs."
+    ),
+    click.option("--start", type=int, default=None, help="First frame."),
+    click.option("--stop", type=int, default=None, help="Frame to stop before."),
+    click.option("--step", type=int, default=None, help="Use every n-th frame."),
+    click.option(
+        "--split",
+        default="0.5,0.25,0.25",
+        help="Train,validation,test time fractions of one trajectory (several files: the "
+        "training files are cut train:validation).",
+    ),
+    click.option(
+        "--train-files",
+        help="Several TRAJ files are independent runs: the ones to train on, e.g. '1' or '1,2' "
+        "(counted from 1; default the first).",
+    ),
+    click.option(
+        "--test-files",
+        help="The runs to analyse, e.g. '2,3' (default: all the others). No lag pair ever "
+        "crosses from one file to the next.",
+    ),
+    click.option("--epochs", default=30, type=int, help="Maximum training epochs."),
+    click.option("--patience", default=5, type=int, help="Early-stopping patience (epochs)."),
+    click.option("--batch-frames", default=32, type=int, help="Frame pairs per training step."),
+    click.option(
+        "--lr",
+        "learning_rate",
+        cls=HiddenAliases,
+        aliases=["--learning-rate"],
+        default=3e-3,
+        type=float,
+        help="Adam learning rate.",
+    ),
+    click.option("--atom-dim", default=16, type=int, help="Atom vector length."),
+    click.option("--n-conv", default=2, type=int, help="Gated convolutions."),
+    click.option("--hidden-dim", default=16, type=int, help="Hidden layer before the softmax."),
+    click.option(
+        "--receptive-field",
+        type=click.Choice(["multi-shell", "first-shell"]),
+        default="multi-shell",
+        help="multi-shell: convolve every atom, n-conv convolutions reach the n-th neighbour "
+        "shell (thesis Eq. 4.4); first-shell: update only the targets from their neighbours' "
+        "types (faster, blind beyond the first shell).",
+    ),
+    click.option("--seed", default=0, type=int, help="Initial weights and shuffling."),
+    click.option("--its-lags", help="Comma-separated lags (ps) for the implied-timescale scan."),
+    click.option("--ck-steps", default=5, type=int, help="CK test up to this many lags."),
+    click.option(
+        "--blocks", default=5, type=int, help="Independent subsets for the 95 % intervals."
+    ),
+    click.option(
+        "--interval-source",
+        type=click.Choice(["auto", "time", "targets", "trajectories"]),
+        default="auto",
+        help="95 % intervals from independent test trajectories (auto, when several), contiguous "
+        "time blocks (auto, one trajectory) or random disjoint target subsets; falls back when "
+        "they are too short for the CK test and says so.",
+    ),
+    click.option(
+        "--graph-cache",
+        type=click.Path(dir_okay=False),
+        help="Memory-map the neighbour lists to PATH.*.npy instead of RAM.",
+    ),
+    click.option(
+        "--threads",
+        default=1,
+        type=int,
+        help="torch threads (1 avoids oversubscribing small shared machines).",
+    ),
+    click.option("--progress/--no-progress", default=True, help="Progress bars."),
+    click.option("--quiet", is_flag=True, hidden=True, help="Same as --no-progress."),
+]
+
+
+def shared_options(command):
+    """The trajectory, selection, model and analysis options of ``run`` and ``scan``."""
+    for option in reversed(_SHARED_OPTIONS):
+        command = option(command)
+    return click.argument("trajectory", nargs=-1, required=True)(command)
+
+
+def load_and_configure(trajectory: tuple[str, ...], options: dict):
+    """(universe, GDyNetAnalysis keyword arguments, run keyword arguments) from the shared
+    options; sets the torch threads."""
+    import torch
+
+    from asegraph.analysis.dynamics.trajectory import load_universe, parse_time
+
+    torch.set_num_threads(max(1, options["threads"]))
+    timestep = options["timestep"]
+    timestep_ps = parse_time(timestep, "timestep") if timestep else None
+    paths = list(trajectory) if len(trajectory) > 1 else trajectory[0]
+    universe = load_universe(
+        paths, options["topology"], options["types"], timestep_ps, options["traj_format"]
+    )
+    its_lags = options["its_lags"]
+    kwargs = {
+        "select": options["select"],
+        "group": options["group"],
+        "environment": options["environment"],
+        "max_neighbors": options["neighbors"],
+        "cutoff": options["cutoff"],
+        "split": _floats(options["split"], "split"),
+        "train_files": _files(options["train_files"], "train-files", trajectory),
+        "test_files": _files(options["test_files"], "test-files", trajectory),
+        "timestep_ps": timestep_ps,
+        "atom_dim": options["atom_dim"],
+        "n_conv": options["n_conv"],
+        "hidden_dim": options["hidden_dim"],
+        "receptive_field": options["receptive_field"],
+        "max_epochs": options["epochs"],
+        "patience": options["patience"],
+        "batch_frames": options["batch_frames"],
+        "learning_rate": options["learning_rate"],
+        "seed": options["seed"],
+        "its_lags": None if its_lags is None else _floats(its_lags, "its-lags"),
+        "ck_steps": options["ck_steps"],
+        "n_blocks": options["blocks"],
+        "interval_source": options["interval_source"],
+        "graph_cache": options["graph_cache"],
+    }
+    frames = {key: options[key] for key in ("start", "stop", "step")}
+    return universe, kwargs, frames
+
+
 @main.command("run", cls=_FriendlyCommand, context_settings={"show_default": True})
-@click.argument("trajectory", nargs=-1, required=True)
-@click.option("--topology", "-t", help="Topology (PDB, PSF, GRO, LAMMPS data, ...).")
-@click.option("--types", help="Species per atom when there is no topology, e.g. 'S*32,Li*16'.")
-@click.option("--format", "traj_format", help="MDAnalysis trajectory format, e.g. LAMMPSDUMP.")
-@click.option("--select", "-s", required=True, help="MDAnalysis selection of the target atoms.")
+@shared_options
 @click.option("--states", "-k", default=2, type=int, help="Number of Koopman states K.")
 @click.option("--lag", required=True, help="Lag time, e.g. 1ps, 500fs (a number means ps).")
 @click.option(
@@ -112,78 +258,6 @@ def main() -> None:
     required=True,
     type=click.Path(dir_okay=False),
     help="Output netCDF file; the model and figures go beside it.",
-)
-@click.option(
-    "--group",
-    type=click.Choice(["atoms", "residues", "molecules"]),
-    default="atoms",
-    help="Pool target atoms per residue/molecule (e.g. water).",
-)
-@click.option("--environment", help="Selection of the atoms allowed as neighbours (default all).")
-@click.option(
-    "--max-neighbors",
-    "neighbors",
-    cls=HiddenAliases,
-    aliases=["--neighbors"],
-    default=12,
-    type=int,
-    help="Nearest neighbours per target atom.",
-)
-@click.option("--cutoff", default=6.0, type=float, help="Neighbour search radius, Å.")
-@click.option("--timestep", help="Time between trajectory frames (overrides the file), e.g. 10fs.")
-@click.option("--start", type=int, default=None, help="First frame.")
-@click.option("--stop", type=int, default=None, help="Frame to stop before.")
-@click.option("--step", type=int, default=None, help="Use every n-th frame.")
-@click.option(
-    "--split",
-    default="0.5,0.25,0.25",
-    help="Train,validation,test time fractions of one trajectory (several files: the "
-    "training files are cut train:validation).",
-)
-@click.option(
-    "--train-files",
-    help="Several TRAJ files are independent runs: the ones to train on, e.g. '1' or '1,2' "
-    "(counted from 1; default the first).",
-)
-@click.option(
-    "--test-files",
-    help="The runs to analyse, e.g. '2,3' (default: all the others). No lag pair ever "
-    "crosses from one file to the next.",
-)
-@click.option("--epochs", default=30, type=int, help="Maximum training epochs.")
-@click.option("--patience", default=5, type=int, help="Early-stopping patience (epochs).")
-@click.option("--batch-frames", default=32, type=int, help="Frame pairs per training step.")
-@click.option(
-    "--lr",
-    "learning_rate",
-    cls=HiddenAliases,
-    aliases=["--learning-rate"],
-    default=3e-3,
-    type=float,
-    help="Adam learning rate.",
-)
-@click.option("--atom-dim", default=16, type=int, help="Atom vector length.")
-@click.option("--n-conv", default=2, type=int, help="Gated convolutions.")
-@click.option("--hidden-dim", default=16, type=int, help="Hidden layer before the softmax.")
-@click.option(
-    "--receptive-field",
-    type=click.Choice(["multi-shell", "first-shell"]),
-    default="multi-shell",
-    help="multi-shell: convolve every atom, n-conv convolutions reach the n-th neighbour "
-    "shell (thesis Eq. 4.4); first-shell: update only the targets from their neighbours' "
-    "types (faster, blind beyond the first shell).",
-)
-@click.option("--seed", default=0, type=int, help="Initial weights and shuffling.")
-@click.option("--its-lags", help="Comma-separated lags (ps) for the implied-timescale scan.")
-@click.option("--ck-steps", default=5, type=int, help="CK test up to this many lags.")
-@click.option("--blocks", default=5, type=int, help="Independent subsets for the 95 % intervals.")
-@click.option(
-    "--interval-source",
-    type=click.Choice(["auto", "time", "targets", "trajectories"]),
-    default="auto",
-    help="95 % intervals from independent test trajectories (auto, when several), contiguous "
-    "time blocks (auto, one trajectory) or random disjoint target subsets; falls back when "
-    "they are too short for the CK test and says so.",
 )
 @click.option(
     "--checkpoint",
@@ -196,106 +270,25 @@ def main() -> None:
     type=click.Path(exists=True, dir_okay=False),
     help="Apply a model written by an earlier run to every frame instead of training.",
 )
-@click.option(
-    "--graph-cache",
-    type=click.Path(dir_okay=False),
-    help="Memory-map the neighbour lists to PATH.*.npy instead of RAM.",
-)
 @click.option("--figures/--no-figures", default=True)
-@click.option(
-    "--threads",
-    default=1,
-    type=int,
-    help="torch threads (1 avoids oversubscribing small shared machines).",
-)
-@click.option("--progress/--no-progress", default=True, help="Progress bars.")
-@click.option("--quiet", is_flag=True, hidden=True, help="Same as --no-progress.")
-def run(
-    trajectory,
-    topology,
-    types,
-    traj_format,
-    select,
-    states,
-    lag,
-    output,
-    group,
-    environment,
-    neighbors,
-    cutoff,
-    timestep,
-    start,
-    stop,
-    step,
-    split,
-    train_files,
-    test_files,
-    epochs,
-    patience,
-    batch_frames,
-    learning_rate,
-    atom_dim,
-    n_conv,
-    hidden_dim,
-    receptive_field,
-    seed,
-    its_lags,
-    ck_steps,
-    blocks,
-    interval_source,
-    checkpoint,
-    model_file,
-    graph_cache,
-    figures,
-    threads,
-    progress,
-    quiet,
-) -> None:
+def run(trajectory, states, lag, output, checkpoint, model_file, figures, **options) -> None:
     """Learn Koopman states and timescales of the SELECTed atoms in TRAJECTORY (GDyNet)."""
-    import torch
-
     from asegraph.analysis.dynamics.analysis import GDyNetAnalysis
-    from asegraph.analysis.dynamics.trajectory import load_universe, parse_time
 
     output = Path(output)
     if not output.parent.exists():
         raise FileNotFoundError(f"output folder '{output.parent}' does not exist")
-    torch.set_num_threads(max(1, threads))
-    timestep_ps = parse_time(timestep, "timestep") if timestep else None
-    paths = list(trajectory) if len(trajectory) > 1 else trajectory[0]
-    universe = load_universe(paths, topology, types, timestep_ps, traj_format)
+    universe, kwargs, frames = load_and_configure(trajectory, options)
     analysis = GDyNetAnalysis(
         universe,
-        select=select,
         n_states=states,
         lag=lag,
-        group=group,
-        environment=environment,
-        max_neighbors=neighbors,
-        cutoff=cutoff,
-        split=_floats(split, "split"),
-        train_files=_files(train_files, "train-files", trajectory),
-        test_files=_files(test_files, "test-files", trajectory),
-        timestep_ps=timestep_ps,
-        atom_dim=atom_dim,
-        n_conv=n_conv,
-        hidden_dim=hidden_dim,
-        receptive_field=receptive_field,
-        max_epochs=epochs,
-        patience=patience,
-        batch_frames=batch_frames,
-        learning_rate=learning_rate,
-        seed=seed,
-        its_lags=None if its_lags is None else _floats(its_lags, "its-lags"),
-        ck_steps=ck_steps,
-        n_blocks=blocks,
-        interval_source=interval_source,
         checkpoint=checkpoint,
         model_file=model_file,
-        graph_cache=graph_cache,
-        verbose=progress and not quiet,
+        verbose=options["progress"] and not options["quiet"],
+        **kwargs,
     )
-    analysis.run(start=start, stop=stop, step=step)
+    analysis.run(**frames)
     written = analysis.save(output, figures=figures)
     ds = analysis.results.dataset
     slowest = analysis.results.koopman.slowest_timescale * analysis.frame_ps
@@ -316,9 +309,16 @@ def run(
         click.echo(f"wrote {path}")
 
 
-from asegraph.cli.dynamics_analyze import analyze  # noqa: E402 - needs _FriendlyCommand above
+def _register() -> None:
+    """Subcommands from their own modules (imported here, after ``main`` exists)."""
+    from asegraph.cli import dynamics_analyze, dynamics_scan
 
-main.add_command(analyze)
+    main.add_command(dynamics_scan.scan)
+    main.add_command(dynamics_analyze.analyze)
+
+
+_register()
+
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -180,8 +180,8 @@ def run_md(
     return frames
 
 
-def nearest_site_type(positions: np.ndarray, sulfur: np.ndarray, a: float = 5.7) -> np.ndarray:
-    """Type of the interstitial site nearest to each Li (0 octahedral, 1 tetrahedral).
+def nearest_site(positions: np.ndarray, sulfur: np.ndarray, a: float = 5.7) -> np.ndarray:
+    """Index of the interstitial site nearest to each Li, in one conventional cell.
 
     Parameters
     ----------
@@ -196,6 +196,9 @@ def nearest_site_type(positions: np.ndarray, sulfur: np.ndarray, a: float = 5.7)
     Returns
     -------
     ndarray of int8, shape (F, L)
+        0–3 octahedral, 4–11 tetrahedral (rows of ``OCTAHEDRAL_SITES`` then
+        ``TETRAHEDRAL_SITES``); sites are identified modulo the cubic cell, as in
+        the thesis' 12-state global model.
     """
     frac_s = sulfur / a
     origin = frac_s - np.round(frac_s * 2) / 2  # displacement from the nearest half-lattice point
@@ -204,8 +207,15 @@ def nearest_site_type(positions: np.ndarray, sulfur: np.ndarray, a: float = 5.7)
     sites = np.vstack([OCTAHEDRAL_SITES, TETRAHEDRAL_SITES])  # [12, 3]
     delta = frac[:, :, None, :] - sites[None, None]  # [F, L, 12, 3]
     delta -= np.round(delta)
-    nearest = np.argmin(np.sum(delta**2, axis=3), axis=2)  # [F, L]
-    return (nearest >= len(OCTAHEDRAL_SITES)).astype(np.int8)
+    return np.argmin(np.sum(delta**2, axis=3), axis=2).astype(np.int8)  # [F, L]
+
+
+def nearest_site_type(positions: np.ndarray, sulfur: np.ndarray, a: float = 5.7) -> np.ndarray:
+    """Type of the interstitial site nearest to each Li (0 octahedral, 1 tetrahedral).
+
+    Same arguments as :func:`nearest_site`; returns ndarray of int8, shape (F, L).
+    """
+    return (nearest_site(positions, sulfur, a) >= len(OCTAHEDRAL_SITES)).astype(np.int8)
 
 
 def geometric_msm(site_types: np.ndarray, lag: int):
@@ -213,8 +223,8 @@ def geometric_msm(site_types: np.ndarray, lag: int):
 
     Parameters
     ----------
-    site_types : ndarray of int, shape (F, L)
-        One discrete trajectory per Li atom.
+    site_types : ndarray of int, shape (F, L), or a list of such (independent runs)
+        One discrete trajectory per Li atom (and run); any labels (types or sites).
     lag : int, frames
 
     Returns
@@ -225,8 +235,9 @@ def geometric_msm(site_types: np.ndarray, lag: int):
     from deeptime.markov import TransitionCountEstimator
     from deeptime.markov.msm import MaximumLikelihoodMSM
 
+    runs = [site_types] if isinstance(site_types, np.ndarray) else list(site_types)
     dtrajs = [
-        np.ascontiguousarray(site_types[:, i], dtype=np.int32) for i in range(site_types.shape[1])
+        np.ascontiguousarray(run[:, i], dtype=np.int32) for run in runs for i in range(run.shape[1])
     ]
     counts = TransitionCountEstimator(lag, "sliding").fit(dtrajs).fetch_model()
     return MaximumLikelihoodMSM(reversible=True).fit(counts).fetch_model()

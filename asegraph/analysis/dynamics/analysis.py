@@ -114,6 +114,11 @@ class GDyNetAnalysis(AnalysisBase):
     model_file : path, optional
         A model written by :meth:`save`: skip training and apply it to every
         analysed frame (all of them are test frames).
+    graphs : GraphStore, optional
+        Neighbour tables already built by :meth:`build_graphs` of an analysis
+        with the same universe, selection, environment, neighbours, receptive
+        field and frames (e.g. a scan over K and lag): the frames are not
+        searched again.
     graph_cache : path, optional
         Keep the neighbour lists in memory-mapped files ``<graph_cache>.*.npy``
         instead of RAM (``8 T M`` bytes per frame), for very long trajectories.
@@ -151,6 +156,7 @@ class GDyNetAnalysis(AnalysisBase):
         checkpoint: str | Path | None = None,
         model_file: str | Path | None = None,
         graph_cache: str | Path | None = None,
+        graphs: GraphStore | None = None,
         verbose: bool = False,
     ) -> None:
         universe = universe.universe
@@ -238,6 +244,7 @@ class GDyNetAnalysis(AnalysisBase):
         self.ck_steps, self.n_blocks, self.interval_source = ck_steps, n_blocks, interval_source
         self.checkpoint, self.model_file = checkpoint, model_file
         self.graph_cache = graph_cache
+        self.reused_graphs = graphs
 
     def _prepare(self) -> None:
         if self.n_frames < 2:
@@ -254,9 +261,17 @@ class GDyNetAnalysis(AnalysisBase):
         dt = self.timestep_ps if self.timestep_ps is not None else self._trajectory.dt
         self.frame_ps = float(dt) * self.step
         check_box(self._trajectory[self.start].dimensions, self.start)
-        self.store = GraphStore(
-            self.n_frames, self.frame_graphs.n_rows, self.max_neighbors, self.graph_cache
-        )
+        expected = (self.n_frames, self.frame_graphs.n_rows, self.max_neighbors)
+        if self.reused_graphs is not None:
+            if self.reused_graphs.neighbors.shape != expected:
+                raise ParameterError(
+                    f"graphs: the given neighbour tables have shape "
+                    f"{self.reused_graphs.neighbors.shape}, this analysis needs {expected} "
+                    f"(frames, rows, neighbours); build them with the same settings and frames"
+                )
+            self.store = self.reused_graphs
+        else:
+            self.store = GraphStore(*expected, self.graph_cache)
         if not getattr(self, "_graphs_only", False):
             self._check_lag()
 
@@ -295,6 +310,8 @@ class GDyNetAnalysis(AnalysisBase):
         return [range(int(a), int(b)) for a, b in _runs(files)]
 
     def _single_frame(self) -> None:
+        if self.reused_graphs is not None:
+            return
         ts = self._ts
         check_box(ts.dimensions, ts.frame)
         neighbors, distances = self.frame_graphs(ts.positions, frame_cell(ts.dimensions), ts.frame)
@@ -460,7 +477,7 @@ class GDyNetAnalysis(AnalysisBase):
             raise ParameterError("nothing to save: call run() first")
         path = Path(path)
         stem = path.with_suffix("")
-        model_path = stem.with_suffix(".pt")
+        model_path = path.with_name(f"{stem.name}.pt")  # stems may hold dots (K2_lag0.5ps)
         atomic_torch_save(self.model_state_dict(), model_path)
         written = [write_netcdf(self.results.dataset, path), model_path]
         if figures:
