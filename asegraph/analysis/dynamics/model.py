@@ -32,7 +32,7 @@ from torch import nn
 
 from asegraph.graph.features import GaussianDistance
 from asegraph.models.layers import GatedConv
-from asegraph.models.scatter import scatter_mean, scatter_sum
+from asegraph.models.scatter import scatter_mean
 
 
 class FrameBatch(NamedTuple):
@@ -62,32 +62,57 @@ class FrameBatch(NamedTuple):
     n_groups: int
 
 
-class TargetGatedConv(GatedConv):
-    """:class:`GatedConv` (Eq. 2.5) that updates only the receivers (targets).
+class TableGatedConv(GatedConv):
+    """:class:`GatedConv` (Eq. 2.5) on a fixed-width neighbour table.
 
-    Same parameters and maths as :class:`GatedConv`; the senders are given as
-    their own rows (one per edge) instead of being looked up in the receivers'
-    table, so non-target atoms need no vector of their own.
+    Same parameters and maths as :class:`GatedConv`; because every row has
+    exactly ``M`` neighbours, messages are laid out ``[R, M, ·]``: the
+    receiver term is broadcast instead of gathered per edge and the sum over
+    neighbours is a reduction instead of a scatter (~2x faster on CPU).
     """
 
-    def forward(  # type: ignore[override]
+    def edge_weight(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(weight [2A, G], bias [2A]) of the edge part of ``fc_full``."""
+        return self.fc_full.weight[:, 2 * self.atom_dim :], self.fc_full.bias
+
+    def forward_table(
         self,
-        targets: torch.Tensor,
-        senders: torch.Tensor,
-        edges: torch.Tensor,
-        receivers: torch.Tensor,
+        vectors: torch.Tensor,
+        rows: torch.Tensor | None,
+        edge_term: torch.Tensor,
+        neighbors: torch.Tensor | None = None,
+        sender_term: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """targets [R, A], senders [E, A], edges [E, G], receivers [E] -> targets [R, A]."""
-        # fc_full(v_i ⊕ v_j ⊕ u_ij), with the v_i part computed once per receiver
+        """New vectors of the rows.
+
+        Parameters
+        ----------
+        vectors : Tensor (N, A)
+        rows : LongTensor (R,) or None
+            Rows of ``vectors`` to update (None: all, R = N).
+        edge_term : Tensor (R, M, 2A)
+            ``u_ij W_e + b`` of every neighbour (see :meth:`edge_weight`).
+        neighbors : LongTensor (R, M), optional
+            Rows of ``vectors`` that are the neighbours.
+        sender_term : Tensor (R, M, 2A), optional
+            ``v_j W_j`` given directly (neighbours that have no vector of their own).
+
+        Returns
+        -------
+        Tensor (R, A)
+        """
         a = self.atom_dim
         weight = self.fc_full.weight  # [2A, 2A+G]
-        from_receiver = targets @ weight[:, :a].T  # [R, 2A]
-        from_sender = senders @ weight[:, a : 2 * a].T  # [E, 2A]
-        pre = from_receiver[receivers] + from_sender + edges @ weight[:, 2 * a :].T
-        gate, core = self.bn1(pre + self.fc_full.bias).chunk(2, dim=1)  # [E, A] each
-        messages = torch.sigmoid(gate) * self.softplus(core)  # [E, A]
-        summed = self.bn2(scatter_sum(messages, receivers, targets.shape[0]))  # [R, A]
-        return self.softplus(targets + summed)
+        own = vectors if rows is None else vectors[rows]  # [R, A]
+        pre = edge_term + (own @ weight[:, :a].T)[:, None, :]  # [R, M, 2A]
+        if sender_term is None:
+            sender_term = (vectors @ weight[:, a : 2 * a].T)[neighbors]
+        pre = pre + sender_term
+        n_rows, n_neighbors, width = pre.shape
+        pre = self.bn1(pre.reshape(-1, width)).reshape(n_rows, n_neighbors, width)
+        gate, core = pre.chunk(2, dim=2)  # [R, M, A] each
+        summed = self.bn2((torch.sigmoid(gate) * self.softplus(core)).sum(dim=1))  # [R, A]
+        return self.softplus(own + summed)
 
 
 class GDyNet(nn.Module):
@@ -151,9 +176,8 @@ class GDyNet(nn.Module):
         self.multi_shell = receptive_field == "multi-shell"
         self.embedding = nn.Embedding(n_species, atom_dim)
         self.expansion = GaussianDistance(0.0, cutoff, gaussian_step, gaussian_step)
-        conv = GatedConv if self.multi_shell else TargetGatedConv
         self.convs = nn.ModuleList(
-            conv(atom_dim, self.expansion.n_features, batch_norm) for _ in range(n_conv)
+            TableGatedConv(atom_dim, self.expansion.n_features, batch_norm) for _ in range(n_conv)
         )
         self.head = nn.Sequential(
             nn.Linear(atom_dim, hidden_dim), nn.Softplus(), nn.Linear(hidden_dim, n_states)
@@ -172,15 +196,29 @@ class GDyNet(nn.Module):
         pooled = scatter_mean(vectors.reshape(-1, vectors.shape[2]), groups, n_frames * n_groups)
         return torch.softmax(self.head(pooled), dim=1).reshape(n_frames, n_groups, -1)
 
+    def _edge_terms(self, distances: torch.Tensor) -> torch.Tensor:
+        """``u_ij W_e + b`` of every convolution at once: distances [R, M] (Å) ->
+        [R, M, L, 2A] (one Gaussian expansion and one matrix product for all layers)."""
+        weights, biases = zip(*(conv.edge_weight() for conv in self.convs))
+        weight = torch.cat(weights)  # [L*2A, G]
+        n_rows, n_neighbors = distances.shape
+        gaussians = self.expansion(distances.reshape(-1))  # [R*M, G]
+        terms = torch.addmm(torch.cat(biases), gaussians, weight.T)  # [R*M, L*2A]
+        return terms.view(n_rows, n_neighbors, len(self.convs), -1)
+
     def _first_shell(self, batch: FrameBatch) -> torch.Tensor:
         n_frames, n_rows, n_neighbors = batch.neighbors.shape
         row_species = batch.node_species[batch.row_nodes]  # [R]
         vectors = self.embedding(row_species).repeat(n_frames, 1)  # [B*R, A]
-        senders = self.embedding(batch.node_species[batch.neighbors.reshape(-1)])  # [E, A]
-        edges = self.expansion(batch.distances.reshape(-1))  # [E, G]
-        receivers = torch.arange(n_frames * n_rows).repeat_interleave(n_neighbors)  # [E]
-        for conv in self.convs:
-            vectors = conv(vectors, senders, edges, receivers)  # [B*R, A]
+        neighbor_species = batch.node_species[batch.neighbors.reshape(n_frames * n_rows, -1)]
+        edge_terms = self._edge_terms(batch.distances.reshape(n_frames * n_rows, -1))
+        a = self.embedding.embedding_dim
+        for layer, conv in enumerate(self.convs):
+            # neighbours keep their type embedding: a per-species table, gathered
+            per_species = self.embedding.weight @ conv.fc_full.weight[:, a : 2 * a].T  # [S, 2A]
+            vectors = conv.forward_table(
+                vectors, None, edge_terms[:, :, layer], sender_term=per_species[neighbor_species]
+            )
         return vectors.reshape(n_frames, n_rows, -1)[:, batch.target_rows]
 
     def _multi_shell(self, batch: FrameBatch) -> torch.Tensor:
@@ -190,28 +228,33 @@ class GDyNet(nn.Module):
             raise ValueError(f"multi-shell input needs a row per node ({n_nodes}), got {n_rows}")
         vectors = self.embedding(batch.node_species).repeat(n_frames, 1)  # [B*Nn, A]
         offset = torch.arange(n_frames)[:, None, None] * n_nodes
-        senders = (batch.neighbors + offset).reshape(-1)  # [E] flat node index
-        receivers = torch.arange(n_frames * n_nodes).repeat_interleave(n_neighbors)  # [E]
-        distances = batch.distances.reshape(-1)  # [E], Å
+        neighbors = (batch.neighbors + offset).reshape(n_frames * n_nodes, -1)  # [B*Nn, M]
+        distances = batch.distances.reshape(n_frames * n_nodes, -1)  # [B*Nn, M], Å
         # rows each convolution must update: within (L - l) hops of a target
         needed = [torch.zeros(n_frames * n_nodes, dtype=torch.bool)]
         needed[0].view(n_frames, n_nodes)[:, batch.target_rows] = True
         for _ in range(len(self.convs) - 1):
             grown = needed[-1].clone()
-            grown[senders.view(-1, n_neighbors)[needed[-1]].reshape(-1)] = True
+            grown[neighbors[needed[-1]].reshape(-1)] = True
             needed.append(grown)
-        needed.reverse()
-        edges_all = None
-        for conv, rows in zip(self.convs, needed):
-            if bool(rows.all()):
-                if edges_all is None:
-                    edges_all = self.expansion(distances)  # [E, G]
-                edges, index = edges_all, torch.stack([senders, receivers])
-            else:
-                keep = rows.repeat_interleave(n_neighbors)  # [E]
-                edges = self.expansion(distances[keep])
-                index = torch.stack([senders[keep], receivers[keep]])
-            vectors = conv(vectors, edges, index)  # [B*Nn, A]; rows outside stay unused
+        needed.reverse()  # needed[l]: rows updated by convolution l
+        if bool(needed[0].all()):
+            rows = [None if bool(m.all()) else torch.nonzero(m).squeeze(1) for m in needed]
+            edge_terms = self._edge_terms(distances)  # [B*Nn, M, L, 2A]
+            position = None
+        else:  # edge terms only for the rows of the first convolution (a superset)
+            rows = [torch.nonzero(m).squeeze(1) for m in needed]
+            edge_terms = self._edge_terms(distances[rows[0]])
+            position = torch.full((n_frames * n_nodes,), -1, dtype=torch.long)
+            position[rows[0]] = torch.arange(len(rows[0]))
+        for layer, (conv, index) in enumerate(zip(self.convs, rows)):
+            if index is None:
+                vectors = conv.forward_table(vectors, None, edge_terms[:, :, layer], neighbors)
+                continue
+            local = index if position is None else position[index]
+            terms = edge_terms[local, :, layer]  # [R_l, M, 2A]
+            new = conv.forward_table(vectors, index, terms, neighbors[index])
+            vectors = vectors.index_copy(0, index, new)  # rows outside keep unused values
         return vectors.reshape(n_frames, n_nodes, -1)[:, batch.target_rows]
 
 

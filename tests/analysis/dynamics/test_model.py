@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from asegraph.analysis.dynamics.model import FrameBatch, TargetGatedConv, build_model
+from asegraph.analysis.dynamics.model import FrameBatch, TableGatedConv, build_model
 from asegraph.analysis.dynamics.training import vamp2_loss
 from asegraph.models.layers import GatedConv
 
@@ -30,16 +30,23 @@ def _batch(field="multi-shell", n_frames=4, n_nodes=9, n_targets=6, m=5, seed=0,
     )
 
 
-def test_target_conv_equals_gated_conv():
-    conv = TargetGatedConv(8, 5).eval()
-    reference = GatedConv(8, 5).eval()
-    reference.load_state_dict(conv.state_dict())
+@pytest.mark.parametrize("batch_norm", [False, True])
+def test_table_conv_equals_gated_conv_on_the_edge_list(batch_norm):
+    """The [R, M] table layout is the same maths as GatedConv on the equivalent edge list."""
+    conv = TableGatedConv(8, 5, batch_norm).eval()
+    reference = GatedConv(8, 5, batch_norm).eval()
     g = torch.Generator().manual_seed(1)
-    targets, senders = torch.randn(4, 8, generator=g), torch.randn(12, 8, generator=g)
-    edges, receivers = torch.randn(12, 5, generator=g), torch.arange(4).repeat_interleave(3)
-    edge_index = torch.stack([4 + torch.arange(12), receivers])
-    expected = reference(torch.cat([targets, senders]), edges, edge_index)[:4]
-    torch.testing.assert_close(conv(targets, senders, edges, receivers), expected)
+    for parameter in conv.parameters():
+        parameter.data.normal_(generator=g)
+    reference.load_state_dict(conv.state_dict())
+    vectors, edges = torch.randn(10, 8, generator=g), torch.randn(4, 3, 5, generator=g)
+    rows = torch.tensor([0, 3, 7, 9])
+    neighbors = torch.randint(0, 10, (4, 3), generator=g)
+    weight, bias = conv.edge_weight()
+    table = conv.forward_table(vectors, rows, edges @ weight.T + bias, neighbors)
+    edge_index = torch.stack([neighbors.reshape(-1), rows.repeat_interleave(3)])
+    expected = reference(vectors, edges.reshape(-1, 5), edge_index)[rows]
+    torch.testing.assert_close(table, expected)
 
 
 @pytest.mark.parametrize("field", ["multi-shell", "first-shell"])
