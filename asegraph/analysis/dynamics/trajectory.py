@@ -4,8 +4,9 @@ Everything becomes an :class:`MDAnalysis.core.universe.Universe`:
 
 * files MDAnalysis reads (DCD, XTC, TRR, NetCDF, LAMMPS data + dump/DCD, ...)
   with a topology, opened directly (streamed frame by frame);
-* ASE input (``.traj``, extxyz, or a list of :class:`ase.Atoms`) through an
-  adapter that loads the frames into MDAnalysis' ``MemoryReader`` (float32).
+* ASE input (``.traj``, extxyz, VASP ``XDATCAR`` — AIMD —, or a list of
+  :class:`ase.Atoms`) through an adapter that loads the frames into
+  MDAnalysis' ``MemoryReader`` (float32).
 
 Each atom gets a *species* label (element, else type, else name) that the
 model embeds. Targets are pooled into groups (``atoms``, ``residues`` or
@@ -165,13 +166,15 @@ def load_universe(
     if topology is not None and not Path(topology).exists():
         raise FileNotFoundError(f"topology '{topology}' does not exist")
     suffix = path.suffix.lower()
-    if suffix in ASE_SUFFIXES and topology is None:
+    xdatcar = "XDATCAR" in path.name.upper()  # VASP AIMD (no suffix, or e.g. .xdatcar)
+    if (suffix in ASE_SUFFIXES or xdatcar) and topology is None:
         from ase.io import read
 
         frames, counts = [], []
         for name in files or [str(path)]:
             try:
-                frames += read(name, index=":")
+                kind = {"format": "vasp-xdatcar"} if xdatcar else {}
+                frames += read(name, index=":", **kind)
             except Exception as exc:  # ASE raises many types for unreadable files
                 raise InputFileError(f"trajectory '{name}': ASE cannot read it: {exc}") from exc
             counts.append(len(frames) - sum(counts))

@@ -139,3 +139,28 @@ def test_residue_groups_for_water(water_universe):
 def test_missing_box():
     with pytest.raises(InputFileError, match="frame 3 has no periodic box"):
         check_box(np.zeros(6), 3)
+
+
+def test_vasp_xdatcar_aimd(tmp_path):
+    """VASP AIMD output (XDATCAR, no suffix) goes through ASE; several files are
+    independent runs (file_frames)."""
+    from ase.build import bulk
+    from ase.io import write
+
+    from asegraph.analysis.dynamics.trajectory import file_frames
+
+    rng = np.random.default_rng(0)
+    base = bulk("NaCl", "rocksalt", a=5.6, cubic=True)
+    paths = []
+    for run in range(2):
+        frames = []
+        for _ in range(3 + run):
+            atoms = base.copy()
+            atoms.positions += rng.normal(scale=0.05, size=atoms.positions.shape)
+            frames.append(atoms)
+        path = tmp_path / f"XDATCAR_{run}"
+        write(path, frames, format="vasp-xdatcar")
+        paths.append(str(path))
+    u = load_universe(paths, timestep_ps=0.1)
+    assert u.trajectory.n_frames == 7 and file_frames(u) == [3, 4]
+    assert sorted(set(u.atoms.names)) == ["Cl", "Na"]
