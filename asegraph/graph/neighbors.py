@@ -420,26 +420,18 @@ def _table_within(positions, cell, rows, senders, max_neighbors, radius, tie_tol
         return int(np.argmin(counts))
     # one integer key per pair: quantised distance, then sender (the "truncate" rule)
     key = np.round(distances / tie_tolerance).astype(np.int64) * n_atoms + second
-    order = np.argsort(first.astype(np.int32), kind="stable")  # group by row (radix sort)
+    span = int(key.max(initial=0)) + 1
+    if n_rows * span < 2**62:  # one sort by (row, key)
+        order = np.argsort(first * span + key)
+    else:
+        order = np.lexsort((key, first))
     starts = np.zeros(n_rows, dtype=np.int64)
     np.cumsum(counts[:-1], out=starts[1:])
-    column = np.empty(len(order), dtype=np.int64)
-    column[order] = np.arange(len(order)) - starts[first[order]]  # slot within the row
-    width = int(counts.max(initial=max_neighbors))
-    padded = np.full((n_rows, width), np.iinfo(np.int64).max)  # [R, width]
-    padded[first, column] = key
-    padded_distance = np.zeros((n_rows, width))
-    padded_distance[first, column] = distances
-    if width > max_neighbors:
-        chosen = np.argpartition(padded, max_neighbors - 1, axis=1)[:, :max_neighbors]
-    else:
-        chosen = np.broadcast_to(np.arange(width), (n_rows, width))
-    chosen = np.take_along_axis(chosen, np.argsort(np.take_along_axis(padded, chosen, 1), 1), 1)
-    nearest = np.take_along_axis(padded, chosen, axis=1)  # [R, M] keys, ascending
-    nearest_distance = np.take_along_axis(padded_distance, chosen, axis=1)
+    chosen = order[starts[:, None] + np.arange(max_neighbors)]  # [R, M] pair indices
+    nearest_distance = distances[chosen]
     if not final and n_rows and nearest_distance[:, -1].max() + 2 * tie_tolerance >= radius:
         return int(np.argmax(nearest_distance[:, -1]))  # ties could lie beyond the radius
-    return (nearest % n_atoms).astype(np.int32), nearest_distance.astype(np.float32)
+    return second[chosen].astype(np.int32), nearest_distance.astype(np.float32)
 
 
 _FLOAT_GRIDS: dict[tuple[int, int, int], tuple[np.ndarray, np.ndarray]] = {}
