@@ -102,3 +102,18 @@ def test_cli_split_option(tmp_path):
     assert result.exit_code == 2
     assert "--split: expected comma-separated numbers, got 'half,rest'" in result.stderr
     assert np.all([p.name != "x.nc" for p in tmp_path.iterdir()])
+
+
+def test_reused_graphs_must_match():
+    from asegraph.analysis.dynamics.graphs import GraphStore
+    from asegraph.analysis.dynamics.trajectory import load_universe
+    from asegraph.examples.li_fcc import shipped_trajectory
+
+    topology, trajectory = shipped_trajectory()
+    u = load_universe(trajectory, topology)
+    with pytest.raises(
+        ParameterError,
+        match=r"graphs: the given neighbour tables have shape \(3, 1, 1\), this analysis "
+        r"needs \(100, 48, 12\)",
+    ):
+        GDyNetAnalysis(u, select="name Li", graphs=GraphStore(3, 1, 1)).run(stop=100)
