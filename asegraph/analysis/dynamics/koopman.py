@@ -78,12 +78,15 @@ def softmax_order(mapping: np.ndarray) -> np.ndarray:
     """Softmax column behind each membership state: ``chi[..., order]`` lists the thesis'
     softmax states in the order of the memberships ``chi @ mapping``.
 
-    Column ``i`` is matched to state ``j`` by the largest total weight
-    ``mapping[i, j]`` (an assignment problem, so the order is a permutation).
+    Row ``j`` of ``inv(mapping)`` is the softmax output at the vertex of state ``j``
+    (where its membership is 1); state ``j`` gets the column that is highest there,
+    as an assignment (so the order is a permutation even when the softmax is squashed,
+    e.g. both vertices having column 1 above column 0).
     """
     from scipy.optimize import linear_sum_assignment
 
-    _, columns = linear_sum_assignment(-np.asarray(mapping).T)
+    vertices = np.linalg.inv(np.asarray(mapping, dtype=np.float64))  # [K states, K columns]
+    _, columns = linear_sum_assignment(-vertices)
     return columns
 
 

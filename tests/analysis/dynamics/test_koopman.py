@@ -127,3 +127,21 @@ def test_target_subsets_are_random_and_seeded():
     c = koopman_analysis(data, 2, interval_source="targets", seed=2)
     np.testing.assert_array_equal(a.its_lower, b.its_lower)
     assert not np.array_equal(a.its_lower, c.its_lower)
+
+
+def test_softmax_order_matches_the_states_when_the_softmax_is_squashed():
+    """A squashed softmax whose column 1 is above column 0 at both vertices: state 0 (the
+    larger) must still be matched with the column that is relatively high in it."""
+    from asegraph.analysis.dynamics.koopman import softmax_order
+
+    states = _chain(T, 500, 4, seed=11)  # state 0 is the larger
+    for low, high in ((0.45, 0.1), (0.1, 0.45)):
+        # column 0 is `low` in state 0 and `high` in state 1
+        column0 = np.where(states == 0, low, high)
+        chi = np.stack([column0, 1 - column0], axis=-1)
+        mapping = membership_map(chi.reshape(-1, 2))
+        memberships = chi @ mapping
+        ordered = chi[..., softmax_order(mapping)]
+        for j in range(2):
+            r = np.corrcoef(memberships[..., j].ravel(), ordered[..., j].ravel())[0, 1]
+            assert r > 0.99
