@@ -96,7 +96,6 @@ def test_analyze_writes_labelled_dataset_figures_and_snapshots(gdynet_result, tm
     [
         (["--charges", "Li:1"], "--charges: cannot read 'Li:1'"),
         (["--charges", "Na=1"], r"charges: no atom is called \['Na'\]"),
-        (["--membership", "softmax"], "needs the variable 'state_probability_softmax'"),
         (["--partner", "S"], "--partner: cannot read 'S'"),
         (["--partner", "S=name Xx"], "other='name Xx' selects no atoms"),
     ],
@@ -120,6 +119,33 @@ def test_analyze_errors_are_one_line(gdynet_result, tmp_path, extra, message):
     assert result.exit_code == 2, result.output
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and re.search(message, lines[0]), result.output
+    assert not (tmp_path / "s.nc").exists()
+
+
+def test_analyze_softmax_needs_the_variable(gdynet_result, tmp_path):
+    """A GDyNet result written before the softmax variable existed (issue 11 added it)."""
+    import xarray as xr
+
+    with xr.open_dataset(gdynet_result) as ds:
+        older = ds.drop_vars("state_probability_softmax").load()
+    path = tmp_path / "older.nc"
+    older.to_netcdf(path)
+    result = _run(
+        [
+            "analyze",
+            path,
+            SHIPPED_TRAJECTORY,
+            "--topology",
+            SHIPPED_TOPOLOGY,
+            "--quiet",
+            "--membership",
+            "softmax",
+            "-o",
+            tmp_path / "s.nc",
+        ]
+    )
+    assert result.exit_code == 2, result.output
+    assert "needs the variable 'state_probability_softmax'" in result.output
     assert not (tmp_path / "s.nc").exists()
 
 
