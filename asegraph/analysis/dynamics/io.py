@@ -3,10 +3,8 @@
 Every file is written under a temporary name in the destination folder and
 renamed, so an interrupted run never leaves a half-written output.
 
-Two state definitions
----------------------
-The network ends in a softmax over ``K`` states (thesis Eq. 4.6). VAMP-2 is
-invariant to invertible linear maps of its outputs, so nothing pins the
+**Two state definitions.** The network ends in a softmax over ``K`` states
+(thesis Eq. 4.6). VAMP-2 is invariant to invertible linear maps of its outputs, so nothing pins the
 softmax to 0 and 1: on the toy system a state's output may range over only
 0.14–0.84. Both readings are kept:
 
