@@ -4,8 +4,8 @@ For every combination of ``states`` and ``lags``, :func:`scan_states_and_lags`
 trains a GDyNet (same data, same seed) and records its validation VAMP-2,
 slowest implied timescale (95 % interval) and CK test. Each combination's
 dataset and model are written to ``OUTPUT/K{K}_lag{tau}ps.nc``/``.pt`` as it
-finishes and a training checkpoint beside them, so an interrupted scan resumes
-where it stopped. ``OUTPUT/scan.csv`` gets one row per combination::
+finishes (a training checkpoint beside them while it trains), so an
+interrupted scan resumes where it stopped. ``OUTPUT/scan.csv`` gets one row per combination::
 
     states, lag_ps, validation_vamp2, slowest_timescale_ps, ck_passed, recommended,
     timescale_lower_ps, timescale_upper_ps, converged, fallback
@@ -162,6 +162,7 @@ def scan_states_and_lags(
                 **analysis_kwargs,
             ).run(**frames)
             analysis.save(path, figures=False)
+            (output / f"{stem}.ckpt").unlink(missing_ok=True)  # finished: the .nc marks it
         with xr.open_dataset(path) as dataset:
             rows.append(_row(dataset, k, lag))
         _write_csv(recommend([dict(r) for r in rows]), output / "scan.csv", atomic_write_text)

@@ -77,6 +77,7 @@ def test_scan_cli_writes_table_figures_and_resumes(tmp_path):
     assert sum(r["recommended"] == "true" for r in rows) <= 1
     for name in ("scan_vamp2.png", "scan_timescales.png", "scan_ck.png", "K3_lag0.5ps.nc"):
         assert (out / name).exists(), name
+    assert not list(out.glob("*.ckpt"))  # finished combinations keep no checkpoint
     stamp = (out / "K2_lag0.3ps.nc").stat().st_mtime_ns
     again = CliRunner().invoke(main, args)  # finished combinations are read back
     assert again.exit_code == 0 and (out / "K2_lag0.3ps.nc").stat().st_mtime_ns == stamp
