@@ -30,9 +30,11 @@ def _batch(field="multi-shell", n_frames=4, n_nodes=9, n_targets=6, m=5, seed=0,
     )
 
 
+@pytest.mark.parametrize("grad", [True, False])
 @pytest.mark.parametrize("batch_norm", [False, True])
-def test_table_conv_equals_gated_conv_on_the_edge_list(batch_norm):
-    """The [R, M] table layout is the same maths as GatedConv on the equivalent edge list."""
+def test_table_conv_equals_gated_conv_on_the_edge_list(batch_norm, grad):
+    """The [R, M] table layout is the same maths as GatedConv on the equivalent edge list,
+    with autograd and in the in-place inference path."""
     conv = TableGatedConv(8, 5, batch_norm).eval()
     reference = GatedConv(8, 5, batch_norm).eval()
     g = torch.Generator().manual_seed(1)
@@ -42,8 +44,10 @@ def test_table_conv_equals_gated_conv_on_the_edge_list(batch_norm):
     vectors, edges = torch.randn(10, 8, generator=g), torch.randn(4, 3, 5, generator=g)
     rows = torch.tensor([0, 3, 7, 9])
     neighbors = torch.randint(0, 10, (4, 3), generator=g)
-    weight, bias = conv.edge_weight()
-    table = conv.forward_table(vectors, rows, edges @ weight.T + bias, neighbors)
+    weight, bias = conv.half_weights("edge"), conv.fc_full.bias.view(2, -1)  # [2, A, G]
+    terms = tuple(edges @ weight[h].T + bias[h] for h in range(2))
+    with torch.set_grad_enabled(grad):
+        table = conv.forward_table(vectors, rows, terms, neighbors)
     edge_index = torch.stack([neighbors.reshape(-1), rows.repeat_interleave(3)])
     expected = reference(vectors, edges.reshape(-1, 5), edge_index)[rows]
     torch.testing.assert_close(table, expected)
@@ -90,6 +94,38 @@ def test_pruned_multi_shell_equals_convolving_every_node(n_conv):
     pooled = targets.reshape(b, 3, 2, -1).mean(dim=2)
     expected = torch.softmax(model.head(pooled), dim=2)
     torch.testing.assert_close(chi, expected)
+
+
+@pytest.mark.parametrize("n_conv", [1, 2, 3])
+def test_first_shell_equals_gated_conv_with_raw_neighbours(n_conv):
+    """The first-shell fast path (type-embedding terms folded into the edge product) is
+    GatedConv on the edge list whose senders keep their type embedding."""
+    model = build_model(
+        {"n_species": 3, "n_states": 2, "n_conv": n_conv, "receptive_field": "first-shell"}, 2
+    ).eval()
+    batch = _batch("first-shell", seed=6)
+    chi = model(batch)
+    b, r, m = batch.neighbors.shape
+    n_nodes = len(batch.node_species)
+    raw = model.embedding(batch.node_species).repeat(b, 1)  # [B*Nn, A], never updated
+    rows = model.embedding(batch.node_species[batch.row_nodes]).repeat(b, 1)  # [B*R, A]
+    senders = (batch.neighbors + torch.arange(b)[:, None, None] * n_nodes).reshape(-1) + b * r
+    index = torch.stack([senders, torch.arange(b * r).repeat_interleave(m)])
+    edges = model.expansion(batch.distances.reshape(-1))
+    for conv in model.convs:
+        rows = conv(torch.cat([rows, raw]), edges, index)[: b * r]
+    pooled = rows.view(b, r, -1)[:, batch.target_rows].reshape(b, 3, 2, -1).mean(dim=2)
+    torch.testing.assert_close(chi, torch.softmax(model.head(pooled), dim=2))
+
+
+@pytest.mark.parametrize("field", ["multi-shell", "first-shell"])
+def test_inference_path_equals_the_autograd_path(field):
+    """Without autograd the convolutions reuse their buffers in place: same outputs."""
+    model = build_model({"n_species": 3, "n_states": 3, "receptive_field": field}, 0).eval()
+    batch = _batch(field)
+    with torch.inference_mode():
+        fast = model(batch)
+    torch.testing.assert_close(fast, model(batch).detach())
 
 
 def test_multi_shell_sees_the_second_shell_and_first_shell_does_not():
