@@ -47,9 +47,10 @@ def _pairs(text: str | None, name: str, value=float) -> dict | None:
 @click.option("--timestep", help="Time between trajectory frames (as given to 'run'), e.g. 10fs.")
 @click.option(
     "--membership",
-    type=click.Choice(["refined", "softmax"]),
+    type=click.Choice(["refined", "softmax", "assignment"]),
     default="refined",
-    help="Refined memberships, or the network's raw softmax outputs (the thesis' definition).",
+    help="Refined memberships, the network's raw softmax outputs (the thesis' definition), "
+    "or crisp states (each target-frame in its most probable state only).",
 )
 @click.option("--charges", help="Charges per species (e), e.g. 'Li=1,S=-1' (default: topology).")
 @click.option(

@@ -41,7 +41,7 @@ class StateOrder(AnalysisBase):
     ----------
     universe : MDAnalysis.Universe
     result : xarray.Dataset, path or GDyNetAnalysis
-    membership : {"refined", "softmax"}
+    membership : {"refined", "softmax", "assignment"}
     l : sequence of int
         Spherical-harmonic orders (thesis Fig. 4-4: ``q3``).
     environment : str or AtomGroup, optional
@@ -200,7 +200,7 @@ class RepresentativeConfigurations(AnalysisBase):
     ----------
     universe : MDAnalysis.Universe
     result : xarray.Dataset, path or GDyNetAnalysis
-    membership : {"refined", "softmax"}
+    membership : {"refined", "softmax", "assignment"}
     n_per_state : int
         Snapshots per state (distinct frames are preferred: one target per frame).
     radius : float, Å

@@ -69,7 +69,7 @@ def analyze_states(
     universe : MDAnalysis.Universe
         The trajectory the GDyNet result was made from.
     result : xarray.Dataset, path or GDyNetAnalysis
-    membership : {"refined", "softmax"}
+    membership : {"refined", "softmax", "assignment"}
     partners : dict, optional
         ``{name: selection}`` of the RDF partners (default: every species).
     charges : dict, optional

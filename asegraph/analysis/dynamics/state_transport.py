@@ -42,7 +42,7 @@ class StateTransport(AnalysisBase):
     ----------
     universe : MDAnalysis.Universe
     result : xarray.Dataset, path or GDyNetAnalysis
-    membership : {"refined", "softmax"}
+    membership : {"refined", "softmax", "assignment"}
     lag : float or str, optional
         Lag ``tau`` (ps or ``"1ps"``); default the GDyNet result's lag.
     unwrap : bool

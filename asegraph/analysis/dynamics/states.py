@@ -40,6 +40,7 @@ from asegraph.exceptions import InputFileError, ParameterError
 MEMBERSHIP_VARIABLES = {
     "refined": "state_probability",
     "softmax": "state_probability_softmax",
+    "assignment": "state_probability",  # one-hot of its most probable state
 }
 # e^2 / k_B [C^2 K / J] and the unit factors of sigma = N e^2 q^2 MSD / (6 V k_B T tau):
 # Å^2/ps -> m^2/s is 1e-8, 1/Å^3 -> 1/m^3 is 1e30, S/m -> S/cm is 1e-2.
@@ -55,10 +56,16 @@ class StateProbabilities:
     result : xarray.Dataset, path or GDyNetAnalysis
         A GDyNet result (``state_probability(time, target, state)``,
         ``target_atom``, ``target_group``; attributes ``frame_ps``, ``lag_ps``).
-    membership : {"refined", "softmax"}
+    membership : {"refined", "softmax", "assignment"}
         ``"refined"``: the assigned memberships (``state_probability``, rows
         sum to 1, the default); ``"softmax"``: the network's raw softmax outputs
-        (``state_probability_softmax``), the thesis' definition.
+        (``state_probability_softmax``), the thesis' definition;
+        ``"assignment"``: crisp states, 1 for each target-frame's most probable
+        state (``state_assignment``). Soft memberships weight a state's
+        averages with the other states' target-frames too (on the toy, the
+        octahedral state's refined weight is 0.84 on octahedral and 0.07 on the
+        four times more common tetrahedral frames, so its Li–S coordination
+        number is 5.5 instead of 6.0); crisp states do not.
 
     Attributes
     ----------
@@ -88,6 +95,11 @@ class StateProbabilities:
         self.membership = membership
         self.dataset = dataset
         self.probability = np.asarray(dataset[name].values, dtype=np.float64)  # [F, G, K]
+        if membership == "assignment":  # the result's crisp states (argmax) as one-hot rows
+            crisp = dataset["state_assignment"].values if "state_assignment" in dataset else None
+            if crisp is None:
+                crisp = self.probability.argmax(axis=2)
+            self.probability = np.eye(self.probability.shape[2])[np.asarray(crisp, dtype=int)]
         self.times = np.asarray(dataset["time"].values, dtype=np.float64)
         self.target_atoms = np.asarray(dataset["target_atom"].values, dtype=np.int64)
         self.target_group = np.asarray(dataset["target_group"].values, dtype=np.int64)
@@ -212,7 +224,7 @@ class StateRDF(InterRDF):
     result : xarray.Dataset, path or GDyNetAnalysis
     other : str or AtomGroup
         Partner atoms (e.g. ``"name S"``, ``"element O"``).
-    membership : {"refined", "softmax"}
+    membership : {"refined", "softmax", "assignment"}
     nbins : int
     range : (float, float), Å
     other_weights : ndarray, shape (len(other),), optional

@@ -92,6 +92,36 @@ def test_softmax_membership_is_used_when_asked(toy_universe, toy_states):
     np.testing.assert_allclose(softmax.results.weight, expected)
 
 
+def test_assignment_membership_recovers_6_and_4_from_soft_states(toy_universe, toy_states):
+    """Soft memberships mix the states' averages; crisp states (argmax) do not.
+
+    Like a trained GDyNet on the toy (octahedral state: 0.84 on octahedral,
+    0.07 on tetrahedral frames), soft memberships pull the octahedral state's
+    coordination number towards 4; ``membership="assignment"`` counts each
+    target-frame only in its most probable state.
+    """
+    crisp = toy_states["state_probability"].values
+    soft = toy_states.copy()
+    soft["state_probability"] = (("time", "target", "state"), 0.7 * crisp + 0.15)
+    kwargs = {"nbins": 80, "range": (0.0, 8.0)}
+    mixed = StateRDF(toy_universe, soft, "name S", **kwargs).run(stop=N_FRAMES)
+    shell = first_minimum(mixed.results.bins, mixed.results.rdf_all, mixed.results.neighbours_all)
+    octahedral, tetrahedral = mixed.coordination_number(shell)
+    assert octahedral < 5.7  # a fifth of octahedral frames: the soft weight pulls it to 4
+    assigned = StateRDF(toy_universe, soft, "name S", membership="assignment", **kwargs)
+    assigned.run(stop=N_FRAMES)
+    np.testing.assert_allclose(assigned.results.weight, crisp.sum(axis=(0, 1)))
+    octahedral, tetrahedral = assigned.coordination_number(shell)
+    assert octahedral == pytest.approx(6.0, abs=0.3)
+    assert tetrahedral == pytest.approx(4.0, abs=0.15)
+    # the result's own crisp states win over the argmax when it has them
+    flipped = soft.copy()
+    flipped["state_assignment"] = (("time", "target"), crisp.argmin(axis=2).astype(np.int8))
+    swapped = StateRDF(toy_universe, flipped, "name S", membership="assignment", **kwargs)
+    swapped.run(stop=50)
+    np.testing.assert_allclose(swapped.results.weight, crisp[:50].sum(axis=(0, 1))[::-1])
+
+
 def test_rdf_in_a_changing_triclinic_box_integrates_to_the_counts(water_universe):
     """Per-frame densities: n(r) = ∫ rho g 4 pi r^2 dr also when the box changes."""
     import MDAnalysis as mda

@@ -149,6 +149,20 @@ def test_analyze_softmax_needs_the_variable(gdynet_result, tmp_path):
     assert not (tmp_path / "s.nc").exists()
 
 
+def test_analyze_assignment_counts_each_target_frame_in_one_state(gdynet_result, tmp_path):
+    """--membership assignment: crisp states, so each state's weight is a whole count."""
+    out = tmp_path / "crisp.nc"
+    args = [gdynet_result, SHIPPED_TRAJECTORY, "--topology", SHIPPED_TOPOLOGY, "--quiet"]
+    extra = ["--no-order", "--snapshots", "0", "--no-figures", "-o", out]
+    result = _run(["analyze", *args, "--membership", "assignment", *extra])
+    assert result.exit_code == 0, result.output
+    with xr.open_dataset(out) as ds, xr.open_dataset(gdynet_result) as gd:
+        assert ds.attrs["membership"] == "assignment"
+        weight = ds["state_weight"].values
+        crisp = np.bincount(gd["state_assignment"].values.ravel(), minlength=gd.sizes["state"])
+        np.testing.assert_allclose(weight / weight.sum(), crisp / crisp.sum(), atol=1e-12)
+
+
 def test_analyze_missing_result_file(tmp_path):
     result = _run(["analyze", tmp_path / "none.nc", SHIPPED_TRAJECTORY, "-o", tmp_path / "s.nc"])
     assert result.exit_code == 2
