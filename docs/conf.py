@@ -42,8 +42,8 @@ warnings.filterwarnings("ignore", message="DCDReader currently makes independent
 import asegraph  # noqa: E402
 
 project = "asegraph"
-author = "the asegraph developers"
-copyright = "2026, the asegraph developers"
+author = "The asegraph developers"
+copyright = "2026, The asegraph developers (MIT License)"
 release = asegraph.__version__
 version = release
 

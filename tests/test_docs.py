@@ -69,3 +69,20 @@ def test_api_pages_cover_every_public_name():
     assert ".. autoclass:: asegraph.calculators.CGCNNCalculator" not in page
     page = apigen.module_page("asegraph.graph.crystal_graph", documented)
     assert ".. autofunction:: asegraph.graph.crystal_graph.build_graph" in page
+
+
+def test_licence_agrees_across_project_files():
+    """LICENSE, pyproject.toml (what the wheel ships) and CITATION.cff name one licence and
+    one holder."""
+    import yaml
+
+    tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
+    licence = (REPO / "LICENSE").read_text()
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    citation = yaml.safe_load((REPO / "CITATION.cff").read_text())
+    assert licence.startswith("MIT License")
+    assert project["license"] == citation["license"] == "MIT"
+    assert "LICENSE" in project["license-files"]
+    holder = citation["authors"][0]["name"]
+    assert project["authors"][0]["name"] == holder
+    assert f"Copyright (c) 2026 {holder}" in licence
