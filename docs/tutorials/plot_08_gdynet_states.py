@@ -65,7 +65,7 @@ from asegraph.analysis.dynamics.states import StateRDF
 
 rdf = StateRDF(universe, result, "name S", nbins=60, range=(0.0, 5.0)).run()
 r = rdf.results
-shell = 3.5  # Å: past the first S shell (tetrahedral 2.5 Å, octahedral 2.85 Å in this lattice)
+shell = 3.5  # Å, past the first S shell (Li–S: 2.47 Å tetrahedral, 2.85 Å octahedral)
 edges = r.bins + 0.5 * (r.bins[1] - r.bins[0])  # n_k(r) is counted to each bin's upper edge
 fig, ax = plt.subplots(figsize=(6, 3.5), layout="constrained")
 twin = ax.twinx()
