@@ -77,6 +77,13 @@ numpydoc_class_members_toctree = False
 numpydoc_validation_checks: set[str] = set()
 numpydoc_xref_param_type = False
 
+# autosummary's Summary tables cut a docstring's first sentence at ". "; the thesis
+# references in our docstrings ("of Eq. 2.10", "thesis ch. 2.5", "Fig. 2-7") would end it
+# early, so they count as abbreviations (sphinx checks the tuple when it splits).
+import sphinx.ext.autosummary as _autosummary  # noqa: E402
+
+_autosummary.WELL_KNOWN_ABBREVIATIONS += (" Eq.", " Eqs.", " Fig.", " Figs.", " ch.", " Ref.")
+
 # --- links to the libraries asegraph plugs into ----------------------------------------
 _INVENTORIES = {
     "python": "https://docs.python.org/3",

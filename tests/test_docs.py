@@ -50,6 +50,9 @@ def test_docs_build_without_warnings(tmp_path):
     assert "CGCNNCalculator" in api
     assert "asegraph-dynamics" in (out / "cli.html").read_text()
     assert (out / "auto_tutorials" / "index.html").is_file()
+    # summaries are not cut at the thesis' abbreviations ("of Eq. 2.10 and its three terms")
+    physics = (out / "api" / "asegraph.analysis.screening.physics.html").read_text()
+    assert "of Eq. 2.10 and its three terms" in physics
 
 
 def test_api_pages_cover_every_public_name():
