@@ -2,9 +2,10 @@
 
 1. MD: a few independent runs of the package's own CG model
    (:mod:`asegraph.optimize.cgmd`, reference PEO-LiTFSI parameters, Li/EO =
-   0.05): bead-spring EO chains, Li+ and TFSI- beads, LJ + Ewald Coulomb,
-   Langevin, run natively by LAMMPS; every bead is written (DCD, unwrapped)
-   with a PDB topology (Li = Li+, S = TFSI- bead, O = EO bead).
+   0.05): bead-spring EO chains, Li+ and TFSI- beads, LJ + Coulomb
+   (particle-mesh Ewald, LAMMPS ``pppm/cg``, the package default), Langevin,
+   run natively by LAMMPS; every bead is written (DCD, unwrapped) with a PDB
+   topology (Li = Li+, S = TFSI- bead, O = EO bead).
 2. GDyNet with 4 states on Li, trained on run 0 and applied to the others
    (as the thesis trained on one trajectory and analysed four).
 3. What the states are, on every run: Li–EO and Li–anion RDFs and
@@ -94,9 +95,10 @@ def main() -> None:
     parser.add_argument("--lag", default="20ps")
     parser.add_argument(
         "--coulomb",
-        choices=("ewald", "dsf"),
-        default="ewald",
-        help="Ewald (the model's reference) or damped shifted force (faster, short-ranged)",
+        choices=("pme", "ewald", "dsf"),
+        default="pme",
+        help="particle-mesh Ewald (LAMMPS pppm/cg, the package default), plain Ewald, or "
+        "damped shifted force (short-ranged)",
     )
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)

@@ -29,8 +29,9 @@
    targets, so that slow hopping deep in the crystal does not dominate),
    intervals from random target subsets.
 4. What the states are: Steinhardt q3 (4 nearest neighbours) per state
-   (thesis Fig. 4-4), each state's distribution along z (Fig. 4-3c), implied
-   timescales.
+   (thesis Fig. 4-4), each state's distribution along z (Fig. 4-3c), for the
+   memberships and for crisp states (each target-frame in its most probable
+   state), implied timescales.
 
     python examples/si_interface.py OUT_DIR [--cells 4 --layers 12 --md-ps 400]
 
@@ -311,9 +312,16 @@ def main() -> None:
     import xarray as xr
 
     ds = xr.load_dataset(result)
-    order = StateOrder(universe, ds, l=(3,), num_neighbors=4, axis="z", nbins_axis=60)
-    r = timed("order", order.run).results
-    figures = plot_si(ds, r, args.out)
+    # memberships (the default) and crisp states: soft memberships mix the states'
+    # averages, and a small state's refined weight can nearly vanish
+    orders = {}
+    for membership in ("refined", "assignment"):
+        order = StateOrder(
+            universe, ds, membership=membership, l=(3,), num_neighbors=4, axis="z", nbins_axis=60
+        )
+        orders[membership] = timed(f"order_{membership}", order.run).results
+    r, crisp = orders["refined"], orders["assignment"]
+    figures = plot_si(orders, args.out)
     plot_timescales(ds, args.out / "si_timescales.png")
     summary = {
         "timings_s": timings,
@@ -327,8 +335,14 @@ def main() -> None:
         "n_targets": int(ds.sizes["target"]),
         "n_frames": int(ds.sizes["time"]),
         "population": ds["population"].values.tolist(),
+        "population_crisp": (
+            np.bincount(ds["state_assignment"].values.ravel(), minlength=ds.sizes["state"])
+            / ds["state_assignment"].size
+        ).tolist(),
         "q3_mean": r.q_mean[:, 0].tolist(),
         "q3_std": r.q_std[:, 0].tolist(),
+        "q3_mean_crisp": crisp.q_mean[:, 0].tolist(),
+        "q3_std_crisp": crisp.q_std[:, 0].tolist(),
         "z_mean_angstrom": [
             float(np.average(0.5 * (r.axis_edges[1:] + r.axis_edges[:-1]), weights=p))
             for p in r.axis_profile
@@ -385,23 +399,28 @@ def plot_crystallinity(crystal: np.ndarray, lz: float, frame_ps: float, out: Pat
     return save_figure(figure, out / "si_crystallinity.png", dpi=120)
 
 
-def plot_si(ds, r, out: Path) -> list[Path]:
-    """q3 histograms per state (Fig. 4-4b) and the states along z (Fig. 4-3c)."""
+def plot_si(orders: dict, out: Path) -> list[Path]:
+    """q3 histograms per state (Fig. 4-4b) and the states along z (Fig. 4-3c).
+
+    One row per membership in ``orders`` (``{membership: StateOrder results}``).
+    """
     from asegraph._utils.figures import new_figure, save_figure
 
-    centres = 0.5 * (r.q_edges[1:] + r.q_edges[:-1])
-    figure, (left, right) = new_figure(1, 2, figsize=(8, 3.2))
-    for k in range(r.q_histogram.shape[0]):
-        left.plot(centres, r.q_histogram[k, 0], label=f"state {k}")
-    left.set_xlabel("q3 (4 nearest neighbours)")
-    left.set_ylabel("fraction of target-frames")
-    left.legend(fontsize=7)
-    z = 0.5 * (r.axis_edges[1:] + r.axis_edges[:-1])
-    for k in range(r.axis_profile.shape[0]):
-        right.plot(z, r.axis_profile[k], label=f"state {k}")
-    right.set_xlabel("z (Å)")
-    right.set_ylabel("atoms per bin")
-    right.legend(fontsize=7)
+    figure, axes = new_figure(len(orders), 2, figsize=(8, 3.0 * len(orders)), squeeze=False)
+    for (membership, r), (left, right) in zip(orders.items(), axes):
+        centres = 0.5 * (r.q_edges[1:] + r.q_edges[:-1])
+        for k in range(r.q_histogram.shape[0]):
+            left.plot(centres, r.q_histogram[k, 0], label=f"state {k}")
+        left.set_xlabel("q3 (4 nearest neighbours)")
+        left.set_ylabel("fraction of target-frames")
+        left.set_title(f"{membership} states", fontsize=9)
+        left.legend(fontsize=7)
+        z = 0.5 * (r.axis_edges[1:] + r.axis_edges[:-1])
+        for k in range(r.axis_profile.shape[0]):
+            right.plot(z, r.axis_profile[k], label=f"state {k}")
+        right.set_xlabel("z (Å)")
+        right.set_ylabel("atoms per bin")
+        right.legend(fontsize=7)
     figure.tight_layout()
     path = out / "si_states.png"
     return [save_figure(figure, path, dpi=120)]
