@@ -403,18 +403,20 @@ def _table_within(positions, cell, rows, senders, max_neighbors, radius, tie_tol
             True,
             quantities="ijd",
         )
+        # int64: vesin's uint64 indices would turn the int64 sort keys below into float64
+        i, j = i.astype(np.int64), j.astype(np.int64)
         first, second = np.concatenate([i, j]), np.concatenate([j, i])
         distances = np.concatenate([d, d])
+    keep = None
     if n_rows != n_atoms or np.any(rows != np.arange(n_atoms)):
         rank = np.full(n_atoms, -1, dtype=np.int64)
         rank[rows] = np.arange(n_rows)
         first = rank[first]
         keep = first >= 0
-    else:
-        keep = np.ones(len(first), dtype=bool)
     if senders is not None:
-        keep &= senders[second]
-    first, second, distances = first[keep], second[keep], distances[keep]
+        keep = senders[second] if keep is None else keep & senders[second]
+    if keep is not None:  # copying every pair when all are kept: ~1 ms of ~8 for 2,000 atoms
+        first, second, distances = first[keep], second[keep], distances[keep]
     counts = np.bincount(first, minlength=n_rows)
     if n_rows and counts.min() < max_neighbors:
         return int(np.argmin(counts))
