@@ -8,6 +8,7 @@ import pytest
 from asegraph.analysis.dynamics.lattice import (
     fcc_interstitial_sites,
     global_transition_matrix,
+    sampled_slowest_timescales,
     slowest_timescale,
 )
 from asegraph.exceptions import ParameterError
@@ -64,6 +65,20 @@ def test_simulated_hops_on_the_lattice_recover_the_built_global_timescale():
         slowest_timescale(observed_global, 1.0), rel=0.05
     )
     assert slowest_timescale(built, 1.0) == pytest.approx(slowest_timescale(truth, 1.0), rel=0.05)
+
+
+def test_sampled_timescales_show_the_finite_data_bias_of_the_degenerate_slowest_mode():
+    """The toy lattice's slowest built process is 7-fold degenerate: from little data the
+    largest estimated timescale lies well above the exact one, from much data it is close."""
+    _, types, adjacency = fcc_interstitial_sites()
+    truth = global_transition_matrix(LOCAL, types, adjacency)
+    exact = slowest_timescale(truth, 1.0)
+    little = sampled_slowest_timescales(truth, 1.0, n_walkers=16, n_steps=75, n_samples=20)
+    much = sampled_slowest_timescales(truth, 1.0, n_walkers=16, n_steps=5000, n_samples=4)
+    assert np.median(little) > 1.15 * exact
+    assert np.median(much) == pytest.approx(exact, rel=0.1)
+    with pytest.raises(ParameterError, match="n_steps >= 2"):
+        sampled_slowest_timescales(truth, 1.0, n_walkers=16, n_steps=1)
 
 
 def test_messages():
