@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -84,7 +85,7 @@ class CrystalGraph:
 
 def check_graph_settings(cutoff: float, max_neighbors: int, ties: str) -> None:
     """Validate the graph parameters shared by every builder."""
-    if not np.isfinite(cutoff) or cutoff <= 0:
+    if not math.isfinite(cutoff) or cutoff <= 0:
         raise ParameterError(f"cutoff must be a positive distance in Å, got {cutoff!r}")
     if int(max_neighbors) != max_neighbors or max_neighbors < 1:
         raise ParameterError(f"max_neighbors must be a positive integer, got {max_neighbors!r}")
@@ -141,33 +142,41 @@ def build_graph(
     """
     check_graph_settings(cutoff, max_neighbors, ties)
     atoms = to_atoms(structure, name)
-    positions = np.asarray(atoms.positions, dtype=np.float64)
-    cell = np.asarray(atoms.cell.array, dtype=np.float64)
-    pbc = np.asarray(atoms.pbc, dtype=bool)
-    numbers = np.asarray(atoms.numbers, dtype=np.int64)
+    positions = np.array(atoms.positions, dtype=np.float64)  # copies: the graph owns them
+    cell = np.array(atoms.cell.array, dtype=np.float64)
+    pbc = np.array(atoms.pbc, dtype=bool)
+    numbers = np.array(atoms.numbers, dtype=np.int64)
 
     found = None
     if pbc.all():  # one small cell (the calculator, MD): the low-overhead search, which
-        # also sees atoms at one position (distance 0, min_distance below)
+        # also sees atoms at one position (distance 0) and atoms without neighbours (inf)
         found = small_cell_nearest(positions, cell, float(cutoff), int(max_neighbors), ties)
-    if found is None:
+    if found is not None:
+        receivers, senders, shifts, distances, min_distance = found
+        valid = MIN_DISTANCE <= min_distance < math.inf
+    else:
         coincident = _coincident_pair(positions, cell, pbc)
         if coincident is not None:
             _raise_overlap(atoms, structure_name(structure, name), positions, cell, pbc, coincident)
-        found = nearest_pairs(positions, cell, pbc, cutoff, int(max_neighbors), ties)
-    receivers, senders, shifts, distances, min_distance = found
-    if min_distance < MIN_DISTANCE:
+        receivers, senders, shifts, distances, min_distance = nearest_pairs(
+            positions, cell, pbc, cutoff, int(max_neighbors), ties
+        )
+        # receivers come grouped (ascending): an atom without neighbours is a missing value
+        valid = min_distance >= MIN_DISTANCE and (
+            len(receivers) > 0 and np.count_nonzero(np.diff(receivers)) + 1 == len(numbers)
+        )
+    if not valid:  # say what is wrong: overlapping atoms first, then an isolated atom
+        label = structure_name(structure, name)
         pair = _coincident_pair(positions, cell, pbc)  # distance 0 is not in a neighbour list
-        _raise_overlap(atoms, structure_name(structure, name), positions, cell, pbc, pair)
-    # receivers come grouped (ascending): an atom without neighbours is a missing value
-    if len(receivers) == 0 or np.count_nonzero(np.diff(receivers)) + 1 < len(numbers):
-        _raise_isolated(atoms, structure_name(structure, name), receivers, cutoff)
+        if pair is not None or len(all_pairs(positions, cell, pbc, MIN_DISTANCE)[0]):
+            _raise_overlap(atoms, label, positions, cell, pbc, pair)
+        _raise_isolated(atoms, label, receivers, cutoff)
     return CrystalGraph(
         numbers=numbers,
-        positions=positions.copy(),
-        cell=cell.copy(),
-        pbc=pbc.copy(),
-        edge_index=np.stack([senders, receivers]),
+        positions=positions,
+        cell=cell,
+        pbc=pbc,
+        edge_index=np.concatenate((senders, receivers)).reshape(2, -1),
         unit_shifts=shifts,
         distances=distances,
         cutoff=float(cutoff),

@@ -459,13 +459,15 @@ def small_cell_nearest(
 
     The calculator and MD build one graph of a few atoms per step, where the
     fixed cost of a general search (cell lists, an adaptive radius tried
-    first, numpy's 3x3 linear algebra) dominates. Here the cell geometry is
-    done in plain Python, every image within reach of ``cutoff`` is
-    enumerated once (``N² S`` vectors), each atom's ``max_neighbors``-th
-    distance is found with a partition instead of a sort, and only the pairs
-    up to it (plus the tie tolerance) are ordered: the same edges and
-    distances as :func:`nearest_pairs`, grouped by receiver and sorted by
-    distance.
+    first, numpy's 3x3 linear algebra) dominates, and so does the count of
+    numpy calls (about 1 µs each whatever their size). Here the cell geometry
+    is done in plain Python; every image within reach is enumerated once and
+    the ``N² S`` squared distances come from one matrix product,
+    ``|d + t|² = |d|² + 2 d·t + |t|²`` (as :func:`dense_pairs_batched`); each
+    atom's ``max_neighbors``-th distance is found with a partition instead of
+    a sort, and only the pairs up to it (plus the tie tolerance) are ordered:
+    the same edges as :func:`nearest_pairs`, grouped by receiver and sorted by
+    distance, with distances equal to within ~1e-14 Å.
 
     Parameters
     ----------
@@ -479,68 +481,93 @@ def small_cell_nearest(
     -------
     (receivers, senders, unit_shifts, distances, min_distance), or None when
     the cell is singular or too large for the dense enumeration (then use
-    :func:`nearest_pairs`). ``min_distance`` is inf when some atom has no
-    neighbour within ``cutoff`` (the caller reports it).
+    :func:`nearest_pairs`). ``min_distance`` is the shortest pair distance,
+    or inf when some atom has no neighbour within ``cutoff`` (the caller
+    reports it).
     """
     n_atoms = len(positions)
     if n_atoms > DENSE_MAX_ATOMS:
         return None
     (a1, a2, a3), (b1, b2, b3), (c1, c2, c3) = cell.tolist()
     # numpy's cross/det/solve cost more than this whole search on a 3x3 cell
-    n0 = (b2 * c3 - b3 * c2, b3 * c1 - b1 * c3, b1 * c2 - b2 * c1)  # b x c
-    n1 = (c2 * a3 - c3 * a2, c3 * a1 - c1 * a3, c1 * a2 - c2 * a1)  # c x a
-    n2 = (a2 * b3 - a3 * b2, a3 * b1 - a1 * b3, a1 * b2 - a2 * b1)  # a x b
-    det = a1 * n0[0] + a2 * n0[1] + a3 * n0[2]
-    if abs(det) <= 1e-12:
+    n00, n01, n02 = b2 * c3 - b3 * c2, b3 * c1 - b1 * c3, b1 * c2 - b2 * c1  # b x c
+    n10, n11, n12 = c2 * a3 - c3 * a2, c3 * a1 - c1 * a3, c1 * a2 - c2 * a1  # c x a
+    n20, n21, n22 = a2 * b3 - a3 * b2, a3 * b1 - a1 * b3, a1 * b2 - a2 * b1  # a x b
+    det = a1 * n00 + a2 * n01 + a3 * n02
+    volume = abs(det)
+    if volume <= 1e-12:
         return None
     # the longest half-diagonal bounds every minimum-image vector
-    longest = max(
-        ((sa * a1 + sb * b1 + sc * c1) ** 2 + (sa * a2 + sb * b2 + sc * c2) ** 2
-         + (sa * a3 + sb * b3 + sc * c3) ** 2) ** 0.5
-        for sa, sb, sc in ((0.5, 0.5, 0.5), (0.5, 0.5, -0.5), (0.5, -0.5, 0.5), (-0.5, 0.5, 0.5))
-    )  # fmt: skip
-    inverse = np.array([n0, n1, n2]).T / det
+    x, y, z, u, v, w = a1 + b1, a2 + b2, a3 + b3, a1 - b1, a2 - b2, a3 - b3
+    longest = 0.5 * math.sqrt(max(
+        (x + c1) ** 2 + (y + c2) ** 2 + (z + c3) ** 2,
+        (x - c1) ** 2 + (y - c2) ** 2 + (z - c3) ** 2,
+        (u + c1) ** 2 + (v + c2) ** 2 + (w + c3) ** 2,
+        (u - c1) ** 2 + (v - c2) ** 2 + (w - c3) ** 2,
+    ))  # fmt: skip
+    inverse = np.array((
+        (n00 / det, n10 / det, n20 / det),
+        (n01 / det, n11 / det, n21 / det),
+        (n02 / det, n12 / det, n22 / det),
+    ))  # fmt: skip
     fractional = positions @ inverse  # [N, 3]
-    difference = fractional[None, :, :] - fractional[:, None, :]  # f_j - f_i [N, N, 3]
+    difference = fractional - fractional[:, None]  # f_j - f_i [N, N, 3]
     wrap = difference.round()
-    minimum_image = (difference - wrap) @ cell  # [N, N, 3], Å
-    normal_lengths = [(x * x + y * y + z * z) ** 0.5 for x, y, z in (n0, n1, n2)]
+    difference -= wrap
+    minimum_image = (difference @ cell).reshape(-1, 3)  # [N*N, 3], Å
+    lengths = np.einsum("pk,pk->p", minimum_image, minimum_image)[:, None]  # [N*N, 1]
+    normal_lengths = (
+        math.sqrt(n00 * n00 + n01 * n01 + n02 * n02),
+        math.sqrt(n10 * n10 + n11 * n11 + n12 * n12),
+        math.sqrt(n20 * n20 + n21 * n21 + n22 * n22),
+    )
     # first a sphere expected to hold about 2M + 4 atoms (as search_radii); if some
     # atom's M-th neighbour is not safely inside it, the whole cutoff
-    expected = (3.0 * (2.0 * max_neighbors + 4) * abs(det) / (4.0 * math.pi * n_atoms)) ** (1 / 3)
+    expected = (3.0 * (2.0 * max_neighbors + 4) * volume / (4.0 * math.pi * n_atoms)) ** (1 / 3)
     for radius in (expected, cutoff) if expected < cutoff else (cutoff,):
-        images = tuple(math.ceil(radius * n / abs(det) + 0.5) for n in normal_lengths)
-        shifts, float_shifts = _float_grid(images)
+        images = tuple(math.ceil(radius * n / volume + 0.5) for n in normal_lengths)
+        shifts, float_shifts = _float_grid(images)  # type: ignore[arg-type]
         if n_atoms * n_atoms * len(shifts) > DENSE_MAX_VECTORS:
             return None
         translations = float_shifts @ cell  # [S, 3]
+        translation_lengths = np.einsum("sk,sk->s", translations, translations)
         reach = radius * 1.001 + longest
-        useful = np.einsum("sk,sk->s", translations, translations) <= reach * reach
+        useful = translation_lengths <= reach * reach
         zero = int(np.count_nonzero(useful[: len(shifts) // 2]))  # the grid's centre: no shift
         shifts, translations = shifts[useful], translations[useful]
         n_images = len(shifts)
-        vectors = minimum_image[:, :, None, :] + translations  # [N, N, S, 3]
-        squared = np.einsum("ijsk,ijsk->ijs", vectors, vectors).reshape(n_atoms, -1)
-        diagonal = np.arange(n_atoms)
-        squared[diagonal, diagonal * n_images + zero] = np.inf  # not its own neighbour
-        squared[squared >= radius * radius] = np.inf
+        squared = minimum_image @ translations.T  # [N*N, S], built in place
+        squared *= 2.0
+        squared += lengths
+        squared += translation_lengths[useful]
+        squared = squared.reshape(n_atoms, -1)  # [N, N*S]: row i, column j*S + s
+        squared.reshape(-1)[zero :: (n_atoms + 1) * n_images] = np.inf  # not its own neighbour
         k = min(max_neighbors, squared.shape[1]) - 1
-        kth = np.sqrt(np.partition(squared, k, axis=1)[:, k])  # each atom's M-th distance
-        if radius == cutoff or kth.max() + 2 * tie_tolerance < radius:
+        partitioned = np.partition(squared, k, axis=1)
+        kth = np.sqrt(partitioned[:, k])  # each atom's M-th distance (>= radius: too few)
+        farthest = float(kth.max())
+        if radius == cutoff or farthest + 2 * tie_tolerance < radius:
             break
-    # pairs up to the M-th distance plus the tie tolerance: everything the rule can keep
-    bound = np.minimum((kth + 2 * tie_tolerance) ** 2, radius * radius)
-    receivers, columns = np.nonzero(squared <= bound[:, None])
-    distances = np.sqrt(squared[receivers, columns])
-    min_distance = float(distances.min()) if len(distances) else math.inf
-    if ties == "keep":  # few candidates: order them and apply the tie rule here
-        order = np.argsort(receivers * (4.0 * cutoff) + distances)
-        receivers, columns, distances = receivers[order], columns[order], distances[order]
-        keep = distances <= kth[receivers] + tie_tolerance
-        receivers, columns, distances = receivers[keep], columns[keep], distances[keep]
-    senders, image = np.divmod(columns, n_images)
-    unit_shifts = shifts[image] - wrap[receivers, senders].astype(np.int64)
-    selected = (receivers, senders, unit_shifts, distances)
+    # "keep": the pairs up to the M-th distance plus the tie tolerance are the edges;
+    # "truncate": twice the tolerance, the candidates of select_nearest's rounded order
+    bound = kth + (tie_tolerance if ties == "keep" else 2 * tie_tolerance)
+    bound *= bound
+    inside = math.nextafter(radius * radius, 0.0)  # pairs closer than the radius
+    isolated = False
+    if farthest + 2 * tie_tolerance >= radius:  # some atom has fewer than M neighbours
+        np.minimum(bound, inside, out=bound)
+        isolated = partitioned[:, : k + 1].min(axis=1).max() > inside
+    flat = np.flatnonzero(squared <= bound[:, None])  # i * N*S + j * S + s, ascending
+    found = squared.reshape(-1)[flat]
+    # distance 0 (coincident atoms) is kept: the caller names the pair
+    min_distance = math.inf if isolated else math.sqrt(found.min())
+    if ties == "keep":  # grouped by receiver (already), then by distance
+        order = np.argsort(flat // (n_atoms * n_images) * (8.0 * cutoff * cutoff) + found)
+        flat, found = flat[order], found[order]
+    pair, image = np.divmod(flat, n_images)  # pair = i * N + j
+    receivers, senders = np.divmod(pair, n_atoms)
+    unit_shifts = shifts[image] - wrap.reshape(-1, 3).astype(np.int64)[pair]
+    selected = (receivers, senders, unit_shifts, np.sqrt(found))
     if ties != "keep":
         selected = select_nearest(*selected, n_atoms, max_neighbors, ties, tie_tolerance)
     return (*selected, min_distance)

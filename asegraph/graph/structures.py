@@ -6,6 +6,7 @@ checked once, at the boundary, and every message names the structure.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -61,15 +62,26 @@ def to_atoms(structure: Any, name: str | None = None) -> Atoms:
 
 
 def _looks_valid(atoms: Atoms) -> bool:
+    """The cheap checks (True: nothing to report); :func:`_validate` says what is wrong.
+
+    Written for one small cell per call (the calculator, MD), where numpy's
+    per-call overhead dominates: one reduction per array, the 3x3 cell in
+    plain Python. A sum is finite only when every term is (a sum that
+    overflows just takes the slow path, which finds nothing).
+    """
     numbers = atoms.numbers
-    if len(numbers) == 0 or numbers.min() < 1 or numbers.max() > MAX_ATOMIC_NUMBER:
+    if len(numbers) == 0 or not (
+        np.minimum.reduce(numbers) >= 1 and np.maximum.reduce(numbers) <= MAX_ATOMIC_NUMBER
+    ):
         return False
-    if not (np.isfinite(atoms.positions).all() and np.isfinite(atoms.cell.array).all()):
+    (a1, a2, a3), (b1, b2, b3), (c1, c2, c3) = atoms.cell.array.tolist()
+    if not math.isfinite(
+        np.add.reduce(atoms.positions, axis=None) + a1 + a2 + a3 + b1 + b2 + b3 + c1 + c2 + c3
+    ):
         return False
     pbc = atoms.pbc
     if pbc.all():
-        # plain Python on the 3x3 cell: numpy's det costs more than a small cell's graph
-        (a1, a2, a3), (b1, b2, b3), (c1, c2, c3) = atoms.cell.array.tolist()
+        # numpy's det costs more than a small cell's graph
         scale = max(abs(a1), abs(a2), abs(a3), abs(b1), abs(b2), abs(b3), abs(c1), abs(c2), abs(c3))
         det = a1 * (b2 * c3 - b3 * c2) - a2 * (b1 * c3 - b3 * c1) + a3 * (b1 * c2 - b2 * c1)
         return scale > 0 and abs(det) > 1e-6 * scale**3

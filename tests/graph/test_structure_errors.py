@@ -20,6 +20,25 @@ def test_isolated_atom_names_the_atom_and_the_fix():
         build_graph(atoms, name="NaCl-gas")
 
 
+@pytest.mark.parametrize("n_atoms", [2, 40])  # the small-cell search and the general one
+def test_isolated_atom_in_a_periodic_cell(n_atoms):
+    positions = [[0, 0, 0]] + [[10 + 0.3 * k, 10, 10] for k in range(n_atoms - 1)]
+    atoms = Atoms(f"NaCl{n_atoms - 1}", positions=positions, cell=[20, 20, 20], pbc=True)
+    with pytest.raises(
+        StructureError, match=r"'box': atom 0 \(Na\) has no neighbour within cutoff=8 Å"
+    ):
+        build_graph(atoms, name="box")
+
+
+@pytest.mark.parametrize("n_atoms", [3, 40])
+def test_overlapping_atoms_are_reported_before_an_isolated_atom(n_atoms):
+    positions = [[10 + 0.3 * k, 10, 10] for k in range(n_atoms - 1)] + [[0, 0, 0]]
+    positions[1] = [10.05, 10, 10]
+    atoms = Atoms(f"Cu{n_atoms}", positions=positions, cell=[20, 20, 20], pbc=True)
+    with pytest.raises(StructureError, match=r"atoms 0 \(Cu\) and 1 \(Cu\) are 0.05 Å apart"):
+        build_graph(atoms, name="box")
+
+
 def test_nan_position():
     atoms = bulk("Cu", "fcc", a=3.6, cubic=True)
     atoms.positions[2, 1] = np.nan
