@@ -95,7 +95,7 @@ def model_batch(model: CGCNN, graphs: Sequence[CrystalGraph]) -> GraphBatch:
 _PER_ATOM = ("atom_embeddings", "atom_layers")  # model outputs with one row per atom
 
 
-@torch.no_grad()
+@torch.inference_mode()  # no autograd bookkeeping at all (outputs leave as numpy)
 def predict_graphs(
     model: CGCNN,
     graphs: Iterable[CrystalGraph],

