@@ -436,6 +436,7 @@ def _table_within(positions, cell, rows, senders, max_neighbors, radius, tie_tol
     return second[chosen].astype(np.int32), nearest_distance.astype(np.float32)
 
 
+_ONES = np.ones(3)
 _FLOAT_GRIDS: dict[tuple[int, int, int], tuple[np.ndarray, np.ndarray]] = {}
 
 
@@ -515,31 +516,39 @@ def small_cell_nearest(
     wrap = difference.round()
     difference -= wrap
     minimum_image = (difference @ cell).reshape(-1, 3)  # [N*N, 3], Å
-    lengths = np.einsum("pk,pk->p", minimum_image, minimum_image)[:, None]  # [N*N, 1]
-    normal_lengths = (
-        math.sqrt(n00 * n00 + n01 * n01 + n02 * n02),
-        math.sqrt(n10 * n10 + n11 * n11 + n12 * n12),
-        math.sqrt(n20 * n20 + n21 * n21 + n22 * n22),
+    # squared lengths as products with ones: half the cost of einsum on such small arrays
+    lengths = ((minimum_image * minimum_image) @ _ONES)[:, None]  # [N*N, 1]
+    # plane spacing along each axis is volume / |normal|
+    inverse_spacings = (
+        math.sqrt(n00 * n00 + n01 * n01 + n02 * n02) / volume,
+        math.sqrt(n10 * n10 + n11 * n11 + n12 * n12) / volume,
+        math.sqrt(n20 * n20 + n21 * n21 + n22 * n22) / volume,
     )
     # first a sphere expected to hold about 2M + 4 atoms (as search_radii); if some
     # atom's M-th neighbour is not safely inside it, the whole cutoff
     expected = (3.0 * (2.0 * max_neighbors + 4) * volume / (4.0 * math.pi * n_atoms)) ** (1 / 3)
     for radius in (expected, cutoff) if expected < cutoff else (cutoff,):
-        images = tuple(math.ceil(radius * n / volume + 0.5) for n in normal_lengths)
+        x, y, z = inverse_spacings
+        images = (
+            math.ceil(radius * x + 0.5),
+            math.ceil(radius * y + 0.5),
+            math.ceil(radius * z + 0.5),
+        )
         shifts, float_shifts = _float_grid(images)  # type: ignore[arg-type]
         if n_atoms * n_atoms * len(shifts) > DENSE_MAX_VECTORS:
             return None
         translations = float_shifts @ cell  # [S, 3]
-        translation_lengths = np.einsum("sk,sk->s", translations, translations)
+        translation_lengths = (translations * translations) @ _ONES
         reach = radius * 1.001 + longest
         useful = translation_lengths <= reach * reach
         zero = int(np.count_nonzero(useful[: len(shifts) // 2]))  # the grid's centre: no shift
-        shifts, translations = shifts[useful], translations[useful]
+        shifts = shifts.compress(useful, axis=0)
+        translations = translations.compress(useful, axis=0)
         n_images = len(shifts)
         squared = minimum_image @ translations.T  # [N*N, S], built in place
         squared *= 2.0
         squared += lengths
-        squared += translation_lengths[useful]
+        squared += translation_lengths.compress(useful)
         squared = squared.reshape(n_atoms, -1)  # [N, N*S]: row i, column j*S + s
         squared.reshape(-1)[zero :: (n_atoms + 1) * n_images] = np.inf  # not its own neighbour
         k = min(max_neighbors, squared.shape[1]) - 1
@@ -562,7 +571,7 @@ def small_cell_nearest(
     # distance 0 (coincident atoms) is kept: the caller names the pair
     min_distance = math.inf if isolated else math.sqrt(found.min())
     if ties == "keep":  # grouped by receiver (already), then by distance
-        order = np.argsort(flat // (n_atoms * n_images) * (8.0 * cutoff * cutoff) + found)
+        order = np.lexsort((found, flat // (n_atoms * n_images)))
         flat, found = flat[order], found[order]
     pair, image = np.divmod(flat, n_images)  # pair = i * N + j
     receivers, senders = np.divmod(pair, n_atoms)

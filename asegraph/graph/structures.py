@@ -70,22 +70,24 @@ def _looks_valid(atoms: Atoms) -> bool:
     overflows just takes the slow path, which finds nothing).
     """
     numbers = atoms.numbers
-    if len(numbers) == 0 or not (
-        np.minimum.reduce(numbers) >= 1 and np.maximum.reduce(numbers) <= MAX_ATOMIC_NUMBER
-    ):
+    if len(numbers) <= 16:  # plain Python is faster on a few atoms
+        numbers = numbers.tolist()
+        if not numbers or min(numbers) < 1 or max(numbers) > MAX_ATOMIC_NUMBER:
+            return False
+    elif numbers.min() < 1 or numbers.max() > MAX_ATOMIC_NUMBER:
         return False
     (a1, a2, a3), (b1, b2, b3), (c1, c2, c3) = atoms.cell.array.tolist()
     if not math.isfinite(
         np.add.reduce(atoms.positions, axis=None) + a1 + a2 + a3 + b1 + b2 + b3 + c1 + c2 + c3
     ):
         return False
-    pbc = atoms.pbc
-    if pbc.all():
+    pbc = atoms.pbc.tolist()
+    if all(pbc):
         # numpy's det costs more than a small cell's graph
         scale = max(abs(a1), abs(a2), abs(a3), abs(b1), abs(b2), abs(b3), abs(c1), abs(c2), abs(c3))
         det = a1 * (b2 * c3 - b3 * c2) - a2 * (b1 * c3 - b3 * c1) + a3 * (b1 * c2 - b2 * c1)
         return scale > 0 and abs(det) > 1e-6 * scale**3
-    return not pbc.any()
+    return not any(pbc)
 
 
 def _from_pymatgen(structure: Any, label: str) -> Atoms:
