@@ -15,6 +15,7 @@ PACKAGES = [
     "asegraph.calculators",
     "asegraph.optimize",
     "asegraph.analysis.dynamics",
+    "asegraph.workflows",
 ]
 
 
