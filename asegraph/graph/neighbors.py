@@ -552,9 +552,10 @@ def small_cell_nearest(
         squared = squared.reshape(n_atoms, -1)  # [N, N*S]: row i, column j*S + s
         squared.reshape(-1)[zero :: (n_atoms + 1) * n_images] = np.inf  # not its own neighbour
         k = min(max_neighbors, squared.shape[1]) - 1
-        partitioned = np.partition(squared, k, axis=1)
+        partitioned = squared.copy()  # np.partition without its Python wrapper
+        partitioned.partition(k, axis=1)
         kth = np.sqrt(partitioned[:, k])  # each atom's M-th distance (>= radius: too few)
-        farthest = float(kth.max())
+        farthest = max(kth.tolist())  # plain Python: faster on a few rows
         if radius == cutoff or farthest + 2 * tie_tolerance < radius:
             break
     # "keep": the pairs up to the M-th distance plus the tie tolerance are the edges;
@@ -566,8 +567,8 @@ def small_cell_nearest(
     if farthest + 2 * tie_tolerance >= radius:  # some atom has fewer than M neighbours
         np.minimum(bound, inside, out=bound)
         isolated = partitioned[:, : k + 1].min(axis=1).max() > inside
-    flat = np.flatnonzero(squared <= bound[:, None])  # i * N*S + j * S + s, ascending
-    found = squared.reshape(-1)[flat]
+    flat = (squared <= bound[:, None]).ravel().nonzero()[0]  # i * N*S + j * S + s, ascending
+    found = squared.take(flat)
     # distance 0 (coincident atoms) is kept: the caller names the pair
     min_distance = math.inf if isolated else math.sqrt(found.min())
     if ties == "keep":  # grouped by receiver (already), then by distance
