@@ -82,7 +82,7 @@ numpydoc_xref_param_type = False
 # early, so they count as abbreviations (sphinx checks the tuple when it splits).
 import sphinx.ext.autosummary as _autosummary  # noqa: E402
 
-_autosummary.WELL_KNOWN_ABBREVIATIONS += (" Eq.", " Eqs.", " Fig.", " Figs.", " ch.", " Ref.")
+_autosummary.WELL_KNOWN_ABBREVIATIONS += ("Eq.", "Eqs.", "Fig.", "Figs.", " ch.", "(ch.", "Ref.")
 
 # --- links to the libraries asegraph plugs into ----------------------------------------
 _INVENTORIES = {

@@ -53,6 +53,8 @@ def test_docs_build_without_warnings(tmp_path):
     # summaries are not cut at the thesis' abbreviations ("of Eq. 2.10 and its three terms")
     physics = (out / "api" / "asegraph.analysis.screening.physics.html").read_text()
     assert "of Eq. 2.10 and its three terms" in physics
+    assert "Eq. 2.10 split into its terms" in physics  # a summary that starts with "Eq."
+    assert "change sign (Fig. 2-7" in physics
 
 
 def test_api_pages_cover_every_public_name():
