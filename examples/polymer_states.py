@@ -147,7 +147,7 @@ def main() -> None:
                 n_states=4,
                 lag=args.lag,
                 max_neighbors=12,
-                cutoff=10.0,
+                cutoff=12.0,  # multi-shell: every bead needs 12 neighbours (10 Å: 11 once)
                 max_epochs=args.epochs,
                 seed=args.seed,
                 interval_source="targets",
