@@ -139,12 +139,25 @@ def learning_curve(
 @click.option("--lr", "lrs", type=FloatList(), default="1e-3,3e-3", show_default=True)
 @click.option("--weight-decay", "decays", type=FloatList(), default="0,1e-5", show_default=True)
 @click.option("--n-conv", "n_convs", type=FloatList(), default="2,3,4", show_default=True)
+@click.option(
+    "--dropout",
+    "dropouts",
+    type=FloatList(),
+    default="0",
+    show_default=True,
+    help="Dropout probabilities before the output layer (0: the thesis' model).",
+)
 @click.option("--split", type=FloatList(), default="0.6,0.2,0.2", show_default=True)
 @click.option("--cutoff", default=8.0, show_default=True, type=float)
 @click.option("--log10", "log10_targets", is_flag=True)
 @click.option("--epochs", default=200, show_default=True, type=int)
 @click.option(
     "--max-time", type=Duration(), default="1m", show_default=True, help="Budget per grid point."
+)
+@click.option(
+    "--cpu-time",
+    is_flag=True,
+    help="Count --max-time in CPU seconds of this process (the same compute on a busy machine).",
 )
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--threads", default=1, show_default=True, type=click.IntRange(min=1))
@@ -162,16 +175,18 @@ def tune(
     lrs,
     decays,
     n_convs,
+    dropouts,
     split,
     cutoff,
     log10_targets,
     epochs,
     max_time,
+    cpu_time,
     seed,
     threads,
     output,
 ) -> None:
-    """Grid search over learning rate, weight decay and convolutions on the validation MAE."""
+    """Grid search over learning rate, weight decay, convolutions and dropout (validation MAE)."""
     import torch
 
     from asegraph.training import TrainingConfig
@@ -179,8 +194,19 @@ def tune(
 
     torch.set_num_threads(threads)
     source = data_source(data, targets, structure_column, id_column, selection, rows, cache_dir)
-    training = TrainingConfig(epochs=epochs, lr_schedule="cosine", max_time_s=max_time, seed=seed)
-    grid = {"lr": lrs, "weight_decay": decays, "n_conv": [int(n) for n in n_convs]}
+    training = TrainingConfig(
+        epochs=epochs,
+        lr_schedule="cosine",
+        max_time_s=max_time,
+        clock="cpu" if cpu_time else "wall",
+        seed=seed,
+    )
+    grid = {
+        "lr": lrs,
+        "weight_decay": decays,
+        "n_conv": [int(n) for n in n_convs],
+        "dropout": dropouts,
+    }
     rows_out = grid_search(
         source,
         _model_config("gated", 3, cutoff, log10_targets),
@@ -193,5 +219,6 @@ def tune(
     best = min(rows_out, key=lambda row: row["val_mae"])
     click.echo(
         f"best: lr {best['lr']:g}, weight decay {best['weight_decay']:g}, n_conv "
-        f"{best['n_conv']} (val MAE {best['val_mae']:.4g}); table in {output}"
+        f"{best['n_conv']}, dropout {best['dropout']:g} (val MAE {best['val_mae']:.4g}); "
+        f"table in {output}"
     )

@@ -108,6 +108,14 @@ def stderr(message: str) -> None:
     "--atom-features", type=click.Choice(["table", "embedding"]), default="table", show_default=True
 )
 @click.option("--batch-norm/--no-batch-norm", default=True, show_default=True)
+@click.option(
+    "--dropout",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(0.0, 1.0, max_open=True),
+    help="Dropout probability before the output layer (readout pool); regularises "
+    "small datasets such as the elastic moduli.",
+)
 @click.option("--cutoff", default=8.0, show_default=True, type=float, help="Å")
 @click.option("--max-neighbors", default=12, show_default=True, type=int)
 @click.option("--ties", type=click.Choice(["keep", "truncate"]), default="keep", show_default=True)
@@ -203,6 +211,7 @@ def train(
     readout,
     atom_features,
     batch_norm,
+    dropout,
     cutoff,
     max_neighbors,
     ties,
@@ -271,6 +280,7 @@ def train(
         n_hidden=n_hidden,
         hidden_dim=hidden_dim,
         readout=readout,
+        dropout=dropout,
         cutoff=cutoff,
         max_neighbors=max_neighbors,
         ties=ties,

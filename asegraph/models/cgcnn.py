@@ -53,7 +53,9 @@ class CGCNNConfig:
         ``n_hidden`` (L2, layers after pooling), ``hidden_dim``,
         ``readout`` ("pool": normalised-sum pooling then L2 layers;
         "site": a value ``E_i`` per atom whose mean is the output, Eq. 3.4–3.5),
-        ``dropout`` (classification only).
+        ``dropout`` (probability of zeroing each crystal feature before the
+        output layer while training, ``readout="pool"`` only; 0 as in the
+        thesis; a regulariser for small datasets such as the elastic moduli).
     Task
         ``task`` ("regression" or "classification"), ``targets`` (names),
         ``units`` (one per target), ``target_transform`` (one per target,
@@ -152,6 +154,11 @@ class CGCNNConfig:
                 f"readout='pool' needs n_hidden >= 1, got {self.n_hidden}",
             ),
             (0.0 <= self.dropout < 1.0, f"dropout must be in [0, 1), got {self.dropout}"),
+            (
+                self.dropout == 0.0 or self.readout == "pool",
+                f"dropout acts before the output layer of readout='pool'; got dropout "
+                f"{self.dropout} with readout={self.readout!r}: use readout='pool' or dropout 0",
+            ),
         ]
         for ok, message in checks:
             if not ok:

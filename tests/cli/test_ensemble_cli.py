@@ -98,9 +98,19 @@ def test_max_time_is_the_budget_of_the_whole_ensemble(tmp_path):
 
 def test_cpu_time_budget(tmp_path):
     output = tmp_path / "ens.pt"
-    args = _tiny_ensemble_args(output, "--max-time", "3s", "--cpu-time", "--epochs", "2")
+    args = _tiny_ensemble_args(
+        output, "--max-time", "3s", "--cpu-time", "--epochs", "2", "--dropout", "0.3"
+    )
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
-    assert Ensemble.load(output).metadata["clock"] == "cpu"
+    ensemble = Ensemble.load(output)
+    assert ensemble.metadata["clock"] == "cpu"
+    # --cpu-time composes with the ensemble budget: members share 3 CPU seconds
+    members = json.loads((tmp_path / "ens.pt.metrics.json").read_text())["members"]
+    assert members[0]["budget_s"] == pytest.approx(1.0, abs=0.05)
+    for k, member in enumerate(members):
+        assert member["budget_s"] == pytest.approx(max((3.0 - member["started_s"]) / (3 - k), 1e-3))
+    # --dropout reaches every member's config (and so the saved file)
+    assert [member.config.dropout for member in ensemble.members] == [0.3, 0.3, 0.3]
     with pytest.raises(ParameterError, match="clock must be 'wall' or 'cpu'"):
         TrainingConfig(clock="gpu").validate()

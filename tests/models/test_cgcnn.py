@@ -12,7 +12,7 @@ from scipy.spatial.transform import Rotation
 from asegraph.exceptions import ParameterError
 from asegraph.graph.crystal_graph import build_graph
 from asegraph.models.cgcnn import CGCNN, CGCNNConfig
-from asegraph.models.inference import model_graph, predict_graphs
+from asegraph.models.inference import model_batch, model_graph, predict_graphs
 
 
 def make_model(seed: int = 0, **overrides) -> CGCNN:
@@ -118,6 +118,21 @@ def test_classification_gives_probabilities():
     np.testing.assert_allclose(y.sum(axis=1), 1.0, atol=1e-12)
 
 
+def test_regression_dropout_acts_in_training_only():
+    # dropout regularises regression too (elastic moduli): random while
+    # training, off in eval mode, so predictions stay deterministic
+    model = make_model(dropout=0.5)
+    graphs = [model_graph(model, s) for s in STRUCTURES.values()]
+    first, again = (predict_graphs(model, graphs)["y"] for _ in range(2))
+    np.testing.assert_array_equal(first, again)
+    batch = model_batch(model, graphs)
+    model.train()
+    torch.manual_seed(1)
+    noisy = model(batch)["y"].detach().numpy()
+    model.eval()
+    assert np.abs(noisy - first).max() > 1e-6
+
+
 def test_several_targets_and_simple_convolution():
     model = make_model(
         conv="simple",
@@ -157,6 +172,8 @@ def test_distances_from_positions_reach_autograd():
         ({"target_transform": ["ln"]}, "'none' or 'log10'"),
         ({"gaussian": {"start": 0.0, "stop": 8.0}}, "gaussian needs the keys start, stop, step"),
         ({"envelope": True, "envelope_cutoff": 9.0}, r"envelope cutoff must be in \(0, 8\]"),
+        ({"dropout": 1.0}, r"dropout must be in \[0, 1\), got 1.0"),
+        ({"dropout": 0.2, "readout": "site"}, "dropout acts before the output layer"),
     ],
 )
 def test_bad_config(overrides, match):
