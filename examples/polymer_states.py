@@ -6,7 +6,7 @@
    (particle-mesh Ewald, LAMMPS ``pppm/cg``, the package default), Langevin,
    run natively by LAMMPS; every bead is written (DCD, unwrapped) with a PDB
    topology (Li = Li+, S = TFSI- bead, O = EO bead).
-2. GDyNet with 4 states on Li, trained on run 0 and applied to the others
+2. GDyNet with 4 states (``--states``) on Li, trained on run 0 and applied to the others
    (as the thesis trained on one trajectory and analysed four).
 3. What the states are, on every run: Li–EO and Li–anion RDFs and
    coordination numbers per state, the first-shell net charge per state
@@ -101,6 +101,7 @@ def main() -> None:
         "damped shifted force (short-ranged)",
     )
     parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--states", type=int, default=4, help="Koopman states (thesis: 4)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -144,7 +145,7 @@ def main() -> None:
             gd = GDyNetAnalysis(
                 universe,
                 select="name Li",
-                n_states=4,
+                n_states=args.states,
                 lag=args.lag,
                 max_neighbors=12,
                 cutoff=12.0,  # multi-shell: every bead needs 12 neighbours (10 Å: 11 once)
