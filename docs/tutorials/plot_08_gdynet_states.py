@@ -81,6 +81,20 @@ ax.legend(loc="upper left", fontsize=8)
 plt.show()
 
 # %%
+# Each target-frame counts with its probability, so a state that is not
+# perfectly separated mixes its neighbours' averages: the soft octahedral
+# state counts fewer than 6 S. ``membership="assignment"`` weights each
+# target-frame by its most probable state only (crisp states);
+# ``"softmax"`` uses the network's raw outputs (the thesis' definition).
+crisp = StateRDF(
+    universe, result, "name S", nbins=60, range=(0.0, 5.0), membership="assignment"
+).run()
+for k in range(len(r.rdf)):
+    soft_n = np.interp(shell, edges, r.cumulative[k])
+    crisp_n = np.interp(shell, edges, crisp.results.cumulative[k])
+    print(f"state {k}: n(<{shell:g} Å) = {soft_n:.2f} (probabilities), {crisp_n:.2f} (assignment)")
+
+# %%
 # Every analysis at once
 # ----------------------
 # :func:`~asegraph.analysis.dynamics.state_report.analyze_states` runs the RDFs
