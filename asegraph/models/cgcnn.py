@@ -47,7 +47,9 @@ class CGCNNConfig:
         coordination within it).
     Architecture
         ``atom_features`` ("table": fixed element features through a linear
-        layer; "embedding": a learned vector per element, ch. 3.2),
+        layer; "embedding": a learned vector per element, ch. 3.2, started
+        uniformly in ±1/sqrt(max_atomic_number + 1) as a one-hot element
+        encoding through a linear layer would be),
         ``atom_dim`` (A), ``conv`` ("gated" Eq. 2.5 or "simple" Eq. 2.4),
         ``n_conv`` (R), ``n_hidden_atom`` (L1, per-atom layers),
         ``n_hidden`` (L2, layers after pooling), ``hidden_dim``,
@@ -220,6 +222,13 @@ class CGCNN(nn.Module):
             self.register_buffer("atom_known", torch.ones(n_z, dtype=torch.bool))
             self.atom_known[0] = False
             self.element_embedding = nn.Embedding(n_z, config.atom_dim)
+            # why: nn.Embedding starts at N(0, 1) (norm ~8 in 64-D) and a short
+            # training moves the vectors by well under 1, so v^(0) stays mostly
+            # its random start and the element maps of ch. 3 show noise. Start
+            # where a one-hot element encoding through a linear layer (the
+            # original CGCNN's embedding layer) starts: U(-1/sqrt(n_z), 1/sqrt(n_z)).
+            bound = 1.0 / float(np.sqrt(n_z))
+            nn.init.uniform_(self.element_embedding.weight, -bound, bound)
         conv = CONVOLUTIONS[config.conv]
         if config.envelope:
             conv = SMOOTH_CONVOLUTIONS[conv]

@@ -146,6 +146,24 @@ def test_several_targets_and_simple_convolution():
     assert y.shape == (4, 2) and np.isfinite(y).all()
 
 
+def test_learned_element_embeddings_start_at_the_scale_of_a_one_hot_linear_layer():
+    # nn.Embedding's own N(0, 1) start (norm ~8 in 64-D) swamped what a short
+    # training learns (ch. 3 element maps); the start must be U(+-1/sqrt(n_z)),
+    # the columns of nn.Linear(n_z, A) that a one-hot encoding would select.
+    torch.manual_seed(0)
+    model = CGCNN(CGCNNConfig(atom_features="embedding", atom_dim=64))
+    weight = model.element_embedding.weight.detach()
+    n_z = model.config.max_atomic_number + 1
+    bound = 1.0 / np.sqrt(n_z)
+    assert weight.shape == (n_z, 64)
+    assert weight.abs().max() <= bound
+    assert weight.std() == pytest.approx(bound / np.sqrt(3.0), rel=0.05)
+    norms = weight.norm(dim=1)
+    assert norms.mean() == pytest.approx(np.sqrt(64.0 / 3.0) * bound, rel=0.05)
+    # vectors still differ between elements (no degenerate start)
+    assert torch.cdist(weight[1:], weight[1:]).fill_diagonal_(1.0).min() > 0.1
+
+
 def test_distances_from_positions_reach_autograd():
     model = make_model()
     graph = build_graph(STRUCTURES["triclinic"])
