@@ -28,6 +28,13 @@ import click
     help="Elements in the PCA map and probes (the thesis: metals).",
 )
 @click.option(
+    "--probe-min-atoms",
+    default=20,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Leave out of the map and probes elements with fewer atoms in DATA (barely trained).",
+)
+@click.option(
     "--search/--no-search", default=None, help="ABX3 search [default: for perovskite data]."
 )
 @click.option(
@@ -40,7 +47,7 @@ import click
 @click.option("--progress/--no-progress", default=True, show_default=True)
 def explain(
     model, data, output_dir, element, reference, target, rows, max_points, n_random,
-    probe_elements, search, site_energies, seed, threads, progress,
+    probe_elements, probe_min_atoms, search, site_energies, seed, threads, progress,
 ) -> None:  # fmt: skip
     """Element maps, local environments, site energies and an ABX3 search for MODEL on DATA.
 
@@ -58,7 +65,8 @@ def explain(
     summary = run(
         model, list(data), output_dir, element=element, reference=list(reference),
         target=target, rows=parse_rows(rows), max_points=max_points, n_random=n_random,
-        probe_elements=probe_elements, search=search, site_energies=site_energies, seed=seed,
+        probe_elements=probe_elements, probe_min_atoms=probe_min_atoms, search=search,
+        site_energies=site_energies, seed=seed,
         progress=progress,
     )  # fmt: skip
     click.echo(text_summary(summary))
@@ -67,6 +75,13 @@ def explain(
 def text_summary(summary: dict) -> str:
     """A few lines for the terminal."""
     lines = [f"{summary['n_structures']} structures, {summary['n_atoms']} atoms"]
+    used = summary.get("probe_elements")
+    if used and summary.get("probes"):
+        left = ", ".join(f"{s} ({n})" for s, n in used["left_out"].items())
+        lines.append(
+            f"probes over {used['n_used']} elements ({used['selection']} with >= "
+            f"{used['min_atoms']} atoms)" + (f"; left out: {left}" if left else "")
+        )
     for name, probe in summary.get("probes", {}).items():
         lines.append(
             f"probe {name:<17} learned {probe['learned']:.2f}  random {probe['random']:.2f}"

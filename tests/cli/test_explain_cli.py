@@ -26,27 +26,31 @@ def run(*args):
     return CliRunner().invoke(cli, [str(a) for a in args])
 
 
-@pytest.fixture
-def perovskite_csv(tmp_path):
-    """Eight ABX3 cells, A listed last, with a target column."""
+def write_csv(path, combos):
+    """ABX3 cells of (A, B) ``combos``, A listed last, with a target column."""
     from ase.io import write
 
     rng = np.random.default_rng(0)
     rows = []
-    combos = [("Sr", "Ti"), ("Ba", "Zr"), ("Pb", "Ti"), ("Sn", "Nb"), ("K", "Ta"), ("Tl", "W")]
-    combos += [("La", "Al"), ("Bi", "Cr")]
     for k, (a_site, b_site) in enumerate(combos):
         atoms = perovskite(a_site, b_site, a=3.9 + 0.05 * k)
         atoms.positions += rng.normal(scale=0.02, size=atoms.positions.shape)
         text = io.BytesIO()
         write(text, atoms, format="cif")
         rows.append({"material_id": f"p{k}", "cif": text.getvalue().decode(), "e": -k / 10})
-    path = tmp_path / "perov.csv"
     with path.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=["material_id", "cif", "e"])
         writer.writeheader()
         writer.writerows(rows)
     return path
+
+
+@pytest.fixture
+def perovskite_csv(tmp_path):
+    """Eight ABX3 cells, A listed last, with a target column."""
+    combos = [("Sr", "Ti"), ("Ba", "Zr"), ("Pb", "Ti"), ("Sn", "Nb"), ("K", "Ta"), ("Tl", "W")]
+    combos += [("La", "Al"), ("Bi", "Cr")]
+    return write_csv(tmp_path / "perov.csv", combos)
 
 
 def model_file(tmp_path, readout):
@@ -56,11 +60,13 @@ def model_file(tmp_path, readout):
 def test_explain_site_model_writes_everything(tmp_path, perovskite_csv):
     out = tmp_path / "out"
     result = run(
-        "explain", model_file(tmp_path, "site"), perovskite_csv, "-o", out, "--target", "e", *FAST
-    )
+        "explain", model_file(tmp_path, "site"), perovskite_csv, "-o", out, "--target", "e",
+        "--probe-min-atoms", 1, *FAST,
+    )  # fmt: skip
     assert result.exit_code == 0, result.output
     summary = json.loads((out / "summary.json").read_text())
     assert summary["n_structures"] == 8
+    assert summary["probe_elements"]["n_used"] == 15 and not summary["probe_elements"]["left_out"]
     assert set(summary["probes"]) >= {"block", "radius", "electronegativity"}
     assert summary["probes"]["block"]["n_elements"] == 15  # the 15 metals (thesis), not O
     assert {"learned", "random"} <= set(summary["probes"]["block"])
@@ -76,6 +82,28 @@ def test_explain_site_model_writes_everything(tmp_path, perovskite_csv):
     known = [c for c in search["top30"] if c["in_dataset"]]
     assert all(c["true"] is not None for c in known)
     assert "structures" in result.output and "probe block" in result.output
+
+
+def test_probes_leave_out_elements_the_model_barely_saw(tmp_path):
+    combos = [(a, b) for a in ("Sr", "Ba", "Pb", "K", "La") for b in ("Ti", "Zr", "Nb", "Ta")]
+    data = write_csv(tmp_path / "perov.csv", combos + [("Tl", "W")])  # Tl, W: one atom each
+    out = tmp_path / "out"
+    result = run(
+        "explain", model_file(tmp_path, "site"), data, "-o", out, "--probe-min-atoms", 4,
+        "--no-search", "--no-site-energies", *FAST,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    used = json.loads((out / "summary.json").read_text())["probe_elements"]
+    assert used["left_out"] == {"Tl": 1, "W": 1}
+    assert used["used"] == {s: 5 for s in ("Ti", "Zr", "Nb", "Ta")} | {
+        s: 4 for s in ("Sr", "Ba", "Pb", "K", "La")
+    }
+    assert used["n_used"] == 9
+    assert "probes over 9 elements (metals with >= 4 atoms); left out: W (1), Tl (1)" in (
+        result.output
+    )
+    probes = json.loads((out / "summary.json").read_text())["probes"]
+    assert probes["block"]["n_elements"] == 9
 
 
 def test_pool_model_gives_embeddings_and_skips_site_energies(tmp_path, perovskite_csv):

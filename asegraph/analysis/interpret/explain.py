@@ -74,6 +74,7 @@ def explain(
     max_points: int = 1000,
     n_random: int = 20,
     probe_elements: str = "metals",
+    probe_min_atoms: int = 20,
     search: bool | None = None,
     site_energies: bool | None = None,
     seed: int = 0,
@@ -108,6 +109,11 @@ def explain(
         Elements in the PCA map and the probes: the metals present (as the
         thesis, "every nonradioactive metal element"), or every element
         present (anions included).
+    probe_min_atoms : int, default 20
+        Leave out of the PCA map and the probes elements with fewer atoms in
+        the data: an element the model rarely saw keeps its (random) initial
+        vector. Pass the training data so the counts are what the model saw;
+        ``summary["probe_elements"]`` lists the elements used and left out.
     search : bool, optional
         Run the ABX3 combinatorial search; default when most structures are
         ABX3 perovskites.
@@ -133,6 +139,8 @@ def explain(
         raise ParameterError(f"max_points must be >= 4 (t-SNE needs points), got {max_points}")
     if probe_elements not in ("metals", "all"):
         raise ParameterError(f"probe_elements must be 'metals' or 'all', got {probe_elements!r}")
+    if probe_min_atoms < 1:
+        raise ParameterError(f"probe_min_atoms must be >= 1, got {probe_min_atoms}")
     net = load(model)
     ids, structures, values, failed = read_inputs(sources, target, rows)
     if not structures:
@@ -161,7 +169,9 @@ def explain(
         "readout": net.config.readout,
         "files": run.files,
     }
-    summary["probes"] = _element_maps(run, n_random, probe_elements)
+    summary["probes"], summary["probe_elements"] = _element_maps(
+        run, n_random, probe_elements, probe_min_atoms
+    )
     summary["environments"] = _environment_map(run, element, reference)
     has_sites = "site_value" in ds
     if site_energies and not has_sites:
@@ -171,7 +181,7 @@ def explain(
     labels = perovskite_sites(graphs)
     is_perovskite = bool(np.mean([lab is not None for lab in labels]) >= 0.5)
     if site_energies or (site_energies is None and has_sites):
-        summary.update(_site_energies(run, graphs, labels if is_perovskite else None))
+        summary.update(_site_energies(run, graphs))
     if search or (search is None and is_perovskite):
         true = None if values is None else values[kept]
         summary["search"] = _search(run, labels, true)
@@ -204,25 +214,40 @@ class _Run:
         ]
 
 
-def _element_maps(run: _Run, n_random: int, which: str) -> dict[str, Any]:
-    """Fig. 3-3: PCA map of v^(0) and the linear probes against random vectors."""
+def _element_maps(
+    run: _Run, n_random: int, which: str, min_atoms: int
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Fig. 3-3: PCA map of v^(0) and the linear probes against random vectors.
+
+    Returns the probes and which elements they used: ``{"selection",
+    "min_atoms", "n_used", "used": {symbol: atoms}, "left_out": {symbol: atoms}}``.
+    """
     from pymatgen.core.periodic_table import Element
 
     from asegraph.analysis.interpret import elements, figures
 
     symbols = run.ds["element"].values.tolist()
     vectors = run.ds["element_embedding"].values
-    if which == "metals":
-        keep = [k for k, s in enumerate(symbols) if Element(s).is_metal]
-        symbols, vectors = [symbols[k] for k in keep], vectors[keep]
+    names, counts = np.unique(run.ds["symbol"].values, return_counts=True)
+    atoms = {str(n): int(c) for n, c in zip(names, counts)}
+    candidates = [k for k, s in enumerate(symbols) if which == "all" or Element(s).is_metal]
+    keep = [k for k in candidates if atoms.get(symbols[k], 0) >= min_atoms]
+    used = {
+        "selection": which,
+        "min_atoms": min_atoms,
+        "n_used": len(keep),
+        "used": {symbols[k]: atoms.get(symbols[k], 0) for k in keep},
+        "left_out": {symbols[k]: atoms.get(symbols[k], 0) for k in candidates if k not in keep},
+    }
+    symbols, vectors = [symbols[k] for k in keep], vectors[keep]
     if len(symbols) < 3:
-        return {}  # one or two elements: nothing to map or probe
+        return {}, used  # one or two elements: nothing to map or probe
     coords, explained = elements.element_pca(vectors, run.seed)
     figures.element_map(coords, symbols, explained, run.out / "elements_pca.png")
     probes = elements.element_probes(vectors, symbols, n_random=n_random, seed=run.seed)
     figures.probe_bars(probes, run.out / "probes.png")
     run.files += ["elements_pca.png", "probes.png"]
-    return probes
+    return probes, used
 
 
 def _environment_map(
@@ -277,30 +302,44 @@ def _environment_map(
     }
 
 
-def _site_energies(run: _Run, graphs: list, labels: list | None) -> dict[str, Any]:
-    """Fig. 3-4, 3-10, 3-11: E_i per element and site, per (centre, neighbour) pair."""
+def _site_energies(run: _Run, graphs: list) -> dict[str, Any]:
+    """Fig. 3-4, 3-10, 3-11: E_i per element and site class, per (centre, neighbour) pair.
+
+    Site classes: A/B/X of ABX3 perovskites (by coordination), Wyckoff classes
+    of every other structure (:func:`~asegraph.analysis.interpret.sites.site_classes`).
+    Heat maps: the A and B sites, the (up to) four most populated Wyckoff
+    classes with three or more elements, and all sites when the data holds
+    no perovskite.
+    """
+    import re
+
     from asegraph.analysis.interpret import environments as env
     from asegraph.analysis.interpret import figures
     from asegraph.analysis.interpret.representations import site_values
-    from asegraph.analysis.interpret.sites import environment_energies, site_energy_table
+    from asegraph.analysis.interpret.sites import (
+        environment_energies,
+        site_classes,
+        site_energy_table,
+    )
 
     site = site_values(run.ds)
     symbols = run.ds["symbol"].values
-    if labels is not None:  # perovskites: A/B/X by coordination
-        classes = np.concatenate(
-            [lab if lab is not None else [None] * g.n_atoms for lab, g in zip(labels, graphs)]
-        )
-    else:
-        classes = np.full(len(site), "all", dtype=object)
+    classes = site_classes(run.structures, graphs, progress=run.progress)
     table = site_energy_table(symbols, classes, site)
-    for name in sorted(k for k in table if k != "X"):
+    counts = {c: sum(e["count"] for e in table[c].values()) for c in table}
+    wyckoff = [c for c in table if c not in ("A", "B", "X") and len(table[c]) >= 3]
+    maps = {c: f"the {c} site" for c in ("A", "B") if c in table}
+    maps.update({c: f"Wyckoff class {c}" for c in sorted(wyckoff, key=counts.get)[::-1][:4]})
+    if not any(c in table for c in ("A", "B", "X")):  # no perovskite: one map of every site
+        table_all = site_energy_table(symbols, ["all"] * len(site), site)
+        table = {**table, "all": table_all["all"]}
+        maps["all"] = "any site"
+    for name, where in maps.items():
         means = {s: v["mean"] for s, v in table[name].items()}
-        where = f"the {name} site" if labels is not None else "any site"
+        file = f"site_energy_{re.sub(r'[^A-Za-z0-9_-]+', '_', name)}.png"
         title = f"mean site energy E_i on {where}"
-        figures.periodic_table(
-            means, run.out / f"site_energy_{name}.png", title, f"E_i ({run.units})"
-        )
-        run.files.append(f"site_energy_{name}.png")
+        figures.periodic_table(means, run.out / file, title, f"E_i ({run.units})")
+        run.files.append(file)
     rng = np.random.default_rng(run.seed)
     sample = np.sort(rng.choice(len(site), min(run.max_points, len(site)), replace=False))
     shells = env.coordination(run.structures, run.where(sample), run.progress, run.shells)
@@ -317,6 +356,7 @@ def _site_energies(run: _Run, graphs: list, labels: list | None) -> dict[str, An
     )
     return {
         "site_energies": table,
+        "site_classes": dict(sorted(counts.items(), key=lambda kv: -kv[1])),
         "most_stable_environments": ranked[:10],
         "least_stable_environments": ranked[::-1][:10],
     }
@@ -353,6 +393,7 @@ def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
         "in_dataset",
         "true",
         "prototype",
+        "scale",
     ]
     text = io.StringIO()
     writer = csv.DictWriter(text, fieldnames=columns, extrasaction="ignore")

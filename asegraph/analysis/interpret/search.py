@@ -8,9 +8,12 @@ candidates below 0.2 eV/atom, 7x the rate of the whole dataset (Table 3.1).
 :func:`perovskite_search` does that for any ABX3 dataset and model: every
 candidate is built by element substitution into a relaxed structure of the
 dataset with the same anions (the prototype whose A and B atomic radii are
-closest to the candidate's; cell and fractional positions kept), predicted
-with the model, and ranked. Candidates present in the dataset (same A, B and
-anions, sites found by coordination) are reported with their true values.
+closest to the candidate's), with the cell scaled by the cube root of the
+ratio of summed atomic volumes ``sum(r_i^3)`` of candidate and prototype
+(pymatgen's empirical atomic radii; fractional positions kept; ``rescale=False``
+keeps the prototype's cell), predicted with the model, and ranked. Candidates
+present in the dataset (same A, B and anions, sites found by coordination) are
+reported with their true values.
 """
 
 from __future__ import annotations
@@ -63,6 +66,7 @@ def perovskite_search(
     a_groups: Sequence[int] = (13, 14, 15),
     b_groups: Sequence[int] = (4, 5, 6),
     batch_size: int = 256,
+    rescale: bool = True,
 ) -> list[dict[str, Any]]:
     """Enumerate, build, predict and rank ABX3 candidates.
 
@@ -80,13 +84,20 @@ def perovskite_search(
         True target values of ``structures`` (reported for known candidates).
     a_groups, b_groups : sequence of int
         Groups of the A and B candidates (metals seen in the data).
+    batch_size : int, default 256
+    rescale : bool, default True
+        Scale the prototype's cell isotropically so its volume follows the
+        atomic volumes: ``s = (sum r_new^3 / sum r_proto^3)^(1/3)`` over the
+        five atoms (only A and B change). A crude stand-in for relaxation;
+        without it a small A in a large A's cell has stretched bonds.
 
     Returns
     -------
     list of dict
         Ranked by prediction (ascending): ``formula``, ``a_site``, ``b_site``,
-        ``anions``, ``predicted``, ``prototype`` (id), ``in_dataset`` (id or
-        None), ``true`` (value or None), ``rank`` (1-based).
+        ``anions``, ``predicted``, ``prototype`` (id), ``scale`` (cell
+        scale factor applied), ``in_dataset`` (id or None), ``true`` (value
+        or None), ``rank`` (1-based).
     """
     from pymatgen.core.periodic_table import Element
 
@@ -131,6 +142,11 @@ def perovskite_search(
                 symbols[proto[4][0]] = a_site
                 symbols[proto[5][0]] = b_site
                 atoms.set_chemical_symbols(symbols)
+                scale = 1.0
+                if rescale:
+                    old = to_atoms(structures[proto[0]]).get_chemical_symbols()
+                    scale = float(_volume(symbols) / _volume(old)) ** (1.0 / 3.0)
+                    atoms.set_cell(atoms.cell * scale, scale_atoms=True)
                 match = known.get((a_site, b_site, anions))
                 candidates.append(
                     {
@@ -139,6 +155,7 @@ def perovskite_search(
                         "b_site": b_site,
                         "anions": list(anions),
                         "prototype": str(ids[proto[0]]),
+                        "scale": scale,
                         "in_dataset": None if match is None else str(ids[match]),
                         "true": None
                         if match is None or values is None
@@ -154,6 +171,13 @@ def perovskite_search(
     for rank, candidate in enumerate(ranked, start=1):
         candidate["rank"] = rank
     return ranked
+
+
+def _volume(symbols: Sequence[str]) -> float:
+    """Sum of atomic radii cubed (Å^3, up to 4π/3) of ``symbols``; radius 1.5 Å if unknown."""
+    from pymatgen.core.periodic_table import Element
+
+    return float(sum((Element(s).atomic_radius or 1.5) ** 3 for s in symbols))
 
 
 def count_found(ranked: Sequence[dict[str, Any]], formulas: Sequence[str], top: int) -> list[str]:

@@ -5,6 +5,13 @@
   six nearest anions are closest; A sits in the 12-fold cage. The order of
   atoms in the file plays no part (in the Castelli set the A site is listed
   first in ~95 % of entries, but not in all).
+* :func:`wyckoff_sites` labels the atoms of any structure by their
+  Wyckoff-equivalent site class, ``"<space group> <multiplicity> <site
+  symmetry>"`` (e.g. ``"Fd-3m 8 -43m"``), from pymatgen's
+  ``SpacegroupAnalyzer`` (spglib).
+* :func:`site_classes` combines the two: ABX3 structures keep the A/B/X
+  names (the thesis' perovskite sites), every other structure gets its
+  Wyckoff classes.
 * :func:`site_energy_table` averages ``E_i`` per element and site class.
 * :func:`environment_energies` averages ``E_i`` of centre atoms per
   (centre element, neighbour element) pair, each centre atom counting once,
@@ -65,6 +72,101 @@ def perovskite_sites(
         labels[order[:n_formula]] = "B"  # the octahedrally coordinated half of the cations
         out.append(labels.tolist())
     return out
+
+
+def wyckoff_sites(
+    structures: Sequence[Any], symprec: float = 0.1, progress: bool = False
+) -> list[list[str] | None]:
+    """Wyckoff-equivalent site classes of the atoms of each structure.
+
+    Parameters
+    ----------
+    structures : sequence of ase.Atoms or pymatgen Structure
+    symprec : float, default 0.1
+        Symmetry tolerance (Å) of ``SpacegroupAnalyzer``; looser than
+        pymatgen's 0.01 because relaxed DFT cells keep small distortions.
+    progress : bool, default False
+        tqdm bar.
+
+    Returns
+    -------
+    list
+        Per structure, per atom ``"<space group> <multiplicity> <site
+        symmetry>"`` (multiplicity per conventional cell, e.g. ``"Fd-3m 8
+        -43m"`` for diamond), or ``None`` where spglib finds no symmetry.
+
+    Notes
+    -----
+    The Wyckoff *letter* is left out on purpose: spglib's letter depends on
+    the origin of the input cell wherever the space group's normalizer
+    exchanges positions (diamond's carbon comes out as 8a or 8b, rock salt's
+    Na as 4a or 4b, depending on a translation of the same crystal), so
+    letters would split one site over two classes between structures.
+    Multiplicity and site symmetry do not depend on the setting. Two
+    inequivalent orbits of one structure with the same multiplicity and site
+    symmetry (graphite's 2b and 2c) share a class; symmetry-equivalent atoms
+    always do.
+    """
+    from pymatgen.io.ase import AseAtomsAdaptor
+    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+    from tqdm.auto import tqdm
+
+    out: list[list[str] | None] = []
+    for structure in tqdm(structures, desc="Wyckoff sites", disable=not progress):
+        if not hasattr(structure, "lattice"):  # ase.Atoms
+            structure = AseAtomsAdaptor.get_structure(structure)
+        try:
+            analyzer = SpacegroupAnalyzer(structure, symprec=symprec)
+            dataset = analyzer.get_symmetry_dataset()
+            conventional = len(analyzer.get_refined_structure())
+        except (TypeError, ValueError):  # spglib found no cell/symmetry
+            out.append(None)
+            continue
+        if dataset is None:
+            out.append(None)
+            continue
+        group = analyzer.get_space_group_symbol()
+        orbit = np.asarray(dataset.equivalent_atoms)  # per input atom, its orbit's first atom
+        per_conventional = conventional / len(structure)  # orbit size -> Wyckoff multiplicity
+        labels = []
+        for i, symmetry in enumerate(dataset.site_symmetry_symbols):
+            multiplicity = round(np.count_nonzero(orbit == orbit[i]) * per_conventional)
+            labels.append(f"{group} {multiplicity} {symmetry}")
+        out.append(labels)
+    return out
+
+
+def site_classes(
+    structures: Sequence[Any],
+    graphs: Sequence[Any],
+    symprec: float = 0.1,
+    progress: bool = False,
+) -> np.ndarray:
+    """One site class per atom of all structures, flat: A/B/X for ABX3, else Wyckoff.
+
+    Parameters
+    ----------
+    structures : sequence of ase.Atoms
+    graphs : sequence of CrystalGraph
+        Their crystal graphs (for the A/B/X coordination test).
+    symprec : float, default 0.1
+        See :func:`wyckoff_sites`.
+    progress : bool, default False
+
+    Returns
+    -------
+    ndarray of object, shape (N,)
+        ``"A"``, ``"B"``, ``"X"`` (perovskites, by coordination), a Wyckoff
+        class, or ``None`` (no symmetry found).
+    """
+    perovskite = perovskite_sites(graphs)
+    others = [k for k, labels in enumerate(perovskite) if labels is None]
+    wyckoff = dict(zip(others, wyckoff_sites([structures[k] for k in others], symprec, progress)))
+    labels = []
+    for k, graph in enumerate(graphs):
+        found = perovskite[k] if perovskite[k] is not None else wyckoff[k]
+        labels += found if found is not None else [None] * graph.n_atoms
+    return np.array(labels, dtype=object)
 
 
 def site_energy_table(
