@@ -60,6 +60,48 @@ def test_training_beats_the_mean_and_keeps_the_best_epoch(alloys):
     assert mae == pytest.approx(best, rel=1e-5)  # the best epoch's weights are restored
 
 
+def test_batch_norm_recalibration_gives_eval_mode_the_current_statistics():
+    # One element (carbon): v^(0) is one vector, so batch norm's inputs are nearly
+    # constant and eval mode with stale running averages is far off (the carbon_24
+    # trap). After recalibration eval mode matches training mode on the same
+    # batch, up to the n/(n-1) of the unbiased running variance.
+    from ase.build import bulk
+
+    from asegraph.models.inference import model_batch
+    from asegraph.training import recalibrate_batch_norm
+
+    rng = np.random.default_rng(0)
+    frames = []
+    for k in range(24):
+        atoms = bulk("C", "diamond", a=3.57, cubic=k % 2 == 0)
+        atoms.rattle(0.05, seed=k)
+        atoms.set_cell(atoms.cell * rng.uniform(0.97, 1.03), scale_atoms=True)
+        frames.append(atoms)
+    graphs = build_graphs(frames, cutoff=4.0)
+    torch.manual_seed(0)
+    model = CGCNN(
+        CGCNNConfig(**{**CONFIG, "cutoff": 4.0, "gaussian": None}, atom_features="embedding")
+    ).double()
+    for m in model.modules():  # stale statistics, as after weights moved
+        if isinstance(m, torch.nn.BatchNorm1d):
+            m.running_mean.uniform_(-1.0, 1.0)
+            m.running_var.uniform_(0.01, 0.1)
+    weights = {k: v.clone() for k, v in model.state_dict().items() if "running" not in k}
+    weights = {k: v for k, v in weights.items() if "num_batches" not in k}
+    batch = model_batch(model, graphs)
+    with torch.no_grad():
+        trained = model.train()(batch)["y"]
+        stale = model.eval()(batch)["y"]
+        recalibrate_batch_norm(model, graphs, batch_size=len(graphs), n_batches=1)
+        assert not model.training
+        fresh = model(batch)["y"]
+    scale = trained.std()
+    assert (stale - trained).abs().max() > 0.5 * scale
+    assert (fresh - trained).abs().max() < 0.05 * scale
+    for k, v in weights.items():  # only the running statistics changed
+        assert torch.equal(model.state_dict()[k], v), k
+
+
 def test_same_seed_same_history(alloys):
     first = [r["val_mae"] for r in fit(alloys, seed=3, epochs=3).history]
     second = [r["val_mae"] for r in fit(alloys, seed=3, epochs=3).history]
@@ -94,6 +136,8 @@ def test_bad_training_settings():
         TrainingConfig(weight_decay=-1)
     with pytest.raises(ParameterError, match="patience must be >= 1 epoch"):
         TrainingConfig(patience=0)
+    with pytest.raises(ParameterError, match="bn_recalibration_batches must be >= 0"):
+        TrainingConfig(bn_recalibration_batches=-1)
     with pytest.raises(ParameterError, match="max_time_s must be a positive number"):
         TrainingConfig(max_time_s=0)
 

@@ -143,6 +143,14 @@ def stderr(message: str) -> None:
     "--lr-milestones", type=FloatList(), default="", help="Epochs, for --lr-schedule step."
 )
 @click.option(
+    "--bn-recalibration-batches",
+    default=20,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="After each epoch recompute batch-norm statistics from this many training "
+    "batches (0: keep running averages, which trail the weights; see TrainingConfig).",
+)
+@click.option(
     "--patience",
     default=None,
     type=int,
@@ -224,6 +232,7 @@ def train(
     weight_decay,
     lr_schedule,
     lr_milestones,
+    bn_recalibration_batches,
     patience,
     max_time,
     cpu_time,
@@ -300,6 +309,7 @@ def train(
         clock="cpu" if cpu_time else "wall",
         seed=seed,
         balanced_classes=balanced_classes,
+        bn_recalibration_batches=bn_recalibration_batches,
     )
     metrics = train_to_file(
         source,
