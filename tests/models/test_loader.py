@@ -68,10 +68,13 @@ def test_an_enveloped_model_gives_the_same_numbers_through_every_entry_point(tmp
     via_load = predict_graphs(loaded, model_graphs(loaded, frames))["y"][:, 0]
     np.testing.assert_allclose(via_load, expected, rtol=1e-6)
 
-    # the ASE calculator
+    # the ASE calculator: distances come from positions (autograd, for forces), so
+    # float32 rounding differs in the last bits, scaled by the normaliser's std of
+    # 30 eV/atom to ~1e-4 eV/atom (the defect guarded against: 226 vs 4 eV)
     for atoms, value in zip(frames, expected, strict=True):
         atoms.calc = CGCNNCalculator(path)
-        assert atoms.get_potential_energy() / len(atoms) == pytest.approx(value, rel=1e-5)
+        energy = atoms.get_potential_energy() / len(atoms)
+        assert energy == pytest.approx(value, rel=1e-5, abs=3e-4)
 
     # batched predict()
     dataset = predict(frames, path, progress=False)
