@@ -216,9 +216,15 @@ class GDyNet(nn.Module):
         else:
             vectors = self._first_shell(batch)
         n_groups = batch.n_groups
-        frame_offset = torch.arange(n_frames)[:, None] * n_groups
-        groups = (frame_offset + batch.group_index[None, :]).reshape(-1)  # [B*T]
-        pooled = scatter_mean(vectors.reshape(-1, vectors.shape[2]), groups, n_frames * n_groups)
+        flat = vectors.reshape(-1, vectors.shape[2])  # [B*T, A]
+        if n_groups == len(batch.group_index) and bool(
+            (batch.group_index == torch.arange(n_groups)).all()
+        ):
+            pooled = flat  # one target per group, in order: the mean is the vector itself
+        else:
+            frame_offset = torch.arange(n_frames)[:, None] * n_groups
+            groups = (frame_offset + batch.group_index[None, :]).reshape(-1)  # [B*T]
+            pooled = scatter_mean(flat, groups, n_frames * n_groups)
         return torch.softmax(self.head(pooled), dim=1).reshape(n_frames, n_groups, -1)
 
     def _edge_inputs(

@@ -128,6 +128,17 @@ def test_inference_path_equals_the_autograd_path(field):
     torch.testing.assert_close(fast, model(batch).detach())
 
 
+@pytest.mark.parametrize("field", ["multi-shell", "first-shell"])
+def test_one_target_per_group_skips_pooling_with_the_same_result(field):
+    """Groups 0..T-1 in order skip the scatter mean; a permuted labelling (scatter path)
+    gives the same outputs, permuted."""
+    model = build_model({"n_species": 3, "n_states": 3, "receptive_field": field}, 0).eval()
+    identity = model(_batch(field, groups=torch.arange(6)))
+    permutation = torch.tensor([1, 0, 3, 2, 5, 4])
+    permuted = model(_batch(field, groups=permutation))
+    torch.testing.assert_close(permuted[:, permutation], identity)
+
+
 def test_multi_shell_sees_the_second_shell_and_first_shell_does_not():
     """Change only the neighbours of a target's neighbours: the multi-shell output of that
     target changes after two convolutions, the first-shell output cannot."""
