@@ -88,18 +88,14 @@ print(f"mean {E[first].mean():.4f} = prediction {float(ds['prediction'][0, 0]):.
 # them, against the same classifier on random vectors (Fig. 3-3c). The
 # thesis probes ~60 elements; with the 7 here a 3-fold probe is barely
 # defined: where a property splits them 6 to 1 (block: Al is the only
-# p-block metal), one fold trains on a single class and scikit-learn scores
-# that property NaN (its FitFailedWarning is silenced below for that reason).
-import warnings
-
+# p-block metal), one fold trains on a single class and is scored as a probe
+# that learned nothing (it predicts that class).
 import matplotlib.pyplot as plt
 import pandas as pd
 from pymatgen.core.periodic_table import Element
-from sklearn.exceptions import FitFailedWarning
 
 from asegraph.analysis.interpret import element_pca, element_probes
 
-warnings.filterwarnings("ignore", category=FitFailedWarning)
 symbols = ds["element"].values.tolist()
 vectors = ds["element_embedding"].values
 coords, explained = element_pca(vectors)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -64,3 +66,22 @@ def test_bad_probe_input():
 def test_probe_needs_a_class_with_as_many_members_as_folds():
     with pytest.raises(ParameterError, match="one with at least 3 members"):
         probe_accuracy(np.zeros((4, 2)), ["a", "b", "c", "d"])
+
+
+def test_a_fold_that_trains_on_one_class_scores_like_the_constant_probe():
+    # 6 to 1: the fold that tests the single p-block element trains on s only
+    labels = ["s", "s", "s", "s", "s", "s", "p"]
+    vectors = np.random.default_rng(0).normal(size=(7, 4))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no FitFailedWarning, no NaN
+        accuracy = probe_accuracy(vectors, labels, folds=3, seed=0)
+    assert np.isfinite(accuracy) and 0.0 <= accuracy <= 1.0
+    # a perfect encoding scores 1 on the folds that can be fitted; on the fold that
+    # tests the p element the constant probe misses only that element
+    from sklearn.model_selection import StratifiedKFold
+
+    exact = np.array([[label == "p", label == "s"] for label in labels], dtype=float)
+    splits = StratifiedKFold(3, shuffle=True, random_state=0).split(exact, labels)
+    expected = np.mean([1.0 if 6 not in test else 1 - 1 / len(test) for _, test in splits])
+    assert expected < 1.0
+    assert probe_accuracy(exact, labels, folds=3, seed=0) == pytest.approx(expected)
