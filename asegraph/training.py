@@ -433,6 +433,8 @@ class Trainer:
                 for name in (RUN_RECORD, "checkpoint.pt", "best_model.pt", "log.csv"):
                     (self.output_dir / name).unlink(missing_ok=True)
             stored = json.loads(record.read_text()) if record.is_file() else None
+            if stored:
+                stored = _with_settings_added_later(stored)
             if stored is None and (self.output_dir / "checkpoint.pt").exists():
                 stored = {}  # a checkpoint of unknown origin is not resumed blindly
             if stored is not None and stored != fingerprint:
@@ -570,6 +572,20 @@ def _run_fingerprint(trainer, train_graphs, y_train, val_graphs, val_targets) ->
             "data_sha256": digest.hexdigest(),
         }
     )
+
+
+# Training settings added after run records were first written, each with the value
+# that reproduces what runs recorded before it did: an older run folder then resumes
+# with that value, and with the new default it is refused with a message naming it.
+SETTINGS_ADDED_LATER = {"bn_recalibration_batches": 0}
+
+
+def _with_settings_added_later(stored: dict) -> dict:
+    """A run record of an older asegraph, completed with :data:`SETTINGS_ADDED_LATER`."""
+    training = stored.get("training")
+    if not isinstance(training, dict):
+        return stored
+    return {**stored, "training": {**SETTINGS_ADDED_LATER, **training}}
 
 
 def _mismatch_message(directory: Path, stored: dict, current: dict) -> str:

@@ -83,6 +83,25 @@ def test_resume_with_other_settings_is_refused(table, tmp_path, change, message,
     assert torch.load(model, weights_only=True)["config"][key] == value
 
 
+def test_a_run_folder_from_before_a_new_setting_resumes_with_its_old_value(table, tmp_path):
+    # run records written before bn_recalibration_batches existed lack the key: that
+    # run is named and refused with the new default, and resumes with the old value (0)
+    import json
+
+    model = tmp_path / "m.pt"
+    args = ["train", table, "--target", "e", *SMALL, "-o", model]
+    assert run(*args, "--bn-recalibration-batches", "0").exit_code == 0
+    (record,) = tmp_path.glob("**/run.json")
+    stored = json.loads(record.read_text())
+    del stored["training"]["bn_recalibration_batches"]
+    record.write_text(json.dumps(stored))
+    refused = run(*args)
+    assert refused.exit_code == 2, refused.output
+    assert "bn_recalibration_batches 0 -> 20" in refused.output
+    resumed = run(*args, "--bn-recalibration-batches", "0")
+    assert resumed.exit_code == 0, resumed.output
+
+
 def test_blank_and_infinite_targets_are_skipped_and_listed(table, tmp_path):
     result = run("train", table, "--target", "e", *SMALL, "-o", tmp_path / "m.pt")
     assert result.exit_code == 0, result.output
