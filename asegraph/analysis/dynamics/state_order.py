@@ -18,7 +18,7 @@ from MDAnalysis.analysis.base import AnalysisBase
 from MDAnalysis.lib.distances import capped_distance, minimize_vectors
 from MDAnalysis.lib.mdamath import triclinic_vectors
 
-from asegraph.analysis.dynamics.states import StateProbabilities, _select
+from asegraph.analysis.dynamics.states import SerialStateAnalysis, StateProbabilities, _select
 from asegraph.exceptions import ParameterError
 
 AXES = {"x": 0, "y": 1, "z": 2, "a": 0, "b": 1, "c": 2}
@@ -34,7 +34,7 @@ def freud_system(dimensions: np.ndarray, positions: np.ndarray):
     return box, box.wrap(np.asarray(positions - centre, dtype=np.float32))
 
 
-class StateOrder(AnalysisBase):
+class StateOrder(SerialStateAnalysis, AnalysisBase):
     """Steinhardt ``q_l`` and position along an axis, per target and per state.
 
     Parameters
@@ -74,12 +74,6 @@ class StateOrder(AnalysisBase):
         Mean number of targets of each state per bin per frame (the states sum
         to the targets' profile).
     """
-
-    _analysis_algorithm_is_parallelizable = False
-
-    @classmethod
-    def get_supported_backends(cls):
-        return ("serial",)
 
     def __init__(
         self,
@@ -193,7 +187,7 @@ class StateOrder(AnalysisBase):
         r.n_frames_used = len(frames)
 
 
-class RepresentativeConfigurations(AnalysisBase):
+class RepresentativeConfigurations(SerialStateAnalysis, AnalysisBase):
     """Per state, the most probable target-frames as extxyz snapshots of the environment.
 
     Parameters
@@ -215,12 +209,6 @@ class RepresentativeConfigurations(AnalysisBase):
         ``snapshots[k]``: the configurations of state ``k``, most probable first;
         ``info`` holds ``state``, ``probability``, ``time_ps``, ``target_atom``.
     """
-
-    _analysis_algorithm_is_parallelizable = False
-
-    @classmethod
-    def get_supported_backends(cls):
-        return ("serial",)
 
     def __init__(
         self,

@@ -29,13 +29,14 @@ from MDAnalysis.lib.distances import minimize_vectors
 from asegraph.analysis.dynamics.states import (
     _E2_OVER_KB,
     _SIGMA_UNITS,
+    SerialStateAnalysis,
     StateProbabilities,
 )
 from asegraph.analysis.dynamics.trajectory import parse_time
 from asegraph.exceptions import ParameterError
 
 
-class StateTransport(AnalysisBase):
+class StateTransport(SerialStateAnalysis, AnalysisBase):
     """Each (i -> j) transition's contribution to the targets' MSD and conductivity.
 
     Parameters
@@ -73,12 +74,6 @@ class StateTransport(AnalysisBase):
     volume : float, Å^3
         Mean box volume.
     """
-
-    _analysis_algorithm_is_parallelizable = False
-
-    @classmethod
-    def get_supported_backends(cls):
-        return ("serial",)
 
     def __init__(
         self,

@@ -202,7 +202,23 @@ def atom_charges(universe, charges: dict | None = None) -> np.ndarray:
     return q
 
 
-class StateRDF(InterRDF):
+class SerialStateAnalysis:
+    """MDAnalysis backends for the per-state analyses: serial only.
+
+    The analyses accumulate running sums frame by frame (and ``StateTransport``
+    pairs frames a lag apart) without MDAnalysis' parallel result aggregators,
+    so their frames are not split over workers. Put it first among the bases so
+    it overrides ``AnalysisBase``.
+    """
+
+    _analysis_algorithm_is_parallelizable = False
+
+    @classmethod
+    def get_supported_backends(cls):
+        return ("serial",)
+
+
+class StateRDF(SerialStateAnalysis, InterRDF):
     """State-resolved radial distribution functions and coordination numbers.
 
     For state ``k``, with ``w_ak(t)`` the probability of target atom ``a`` and
@@ -249,12 +265,6 @@ class StateRDF(InterRDF):
     neighbours_all : ndarray, shape (nbins,)
         State-free coordination number, not weighted by ``c_b``.
     """
-
-    _analysis_algorithm_is_parallelizable = False
-
-    @classmethod
-    def get_supported_backends(cls):
-        return ("serial",)
 
     def __init__(
         self,
