@@ -61,16 +61,16 @@ class StateOrder(SerialStateAnalysis, AnalysisBase):
     **kwargs
         Passed to :class:`~MDAnalysis.analysis.base.AnalysisBase`.
 
-    Results
-    -------
-    q : ndarray, shape (F, T, L)
+    Attributes
+    ----------
+    results.q : ndarray, shape (F, T, L)
         ``q_l`` of each target atom in each used frame.
-    q_edges : ndarray, shape (nbins_q + 1,)
-    q_histogram : ndarray, shape (K, L, nbins_q)
+    results.q_edges : ndarray, shape (nbins_q + 1,)
+    results.q_histogram : ndarray, shape (K, L, nbins_q)
         Probability-weighted distribution per state (each sums to 1 over bins).
-    q_mean, q_std : ndarray, shape (K, L)
-    axis_edges : ndarray, shape (nbins_axis + 1,), Å
-    axis_profile : ndarray, shape (K, nbins_axis)
+    results.q_mean, results.q_std : ndarray, shape (K, L)
+    results.axis_edges : ndarray, shape (nbins_axis + 1,), Å
+    results.axis_profile : ndarray, shape (K, nbins_axis)
         Mean number of targets of each state per bin per frame (the states sum
         to the targets' profile).
     """
@@ -203,9 +203,9 @@ class RepresentativeConfigurations(SerialStateAnalysis, AnalysisBase):
     **kwargs
         Passed to :class:`~MDAnalysis.analysis.base.AnalysisBase`.
 
-    Results
-    -------
-    snapshots : list of list of ase.Atoms
+    Attributes
+    ----------
+    results.snapshots : list of list of ase.Atoms
         ``snapshots[k]``: the configurations of state ``k``, most probable first;
         ``info`` holds ``state``, ``probability``, ``time_ps``, ``target_atom``.
     """

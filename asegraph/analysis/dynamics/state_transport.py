@@ -60,18 +60,18 @@ class StateTransport(SerialStateAnalysis, AnalysisBase):
     **kwargs
         Passed to :class:`~MDAnalysis.analysis.base.AnalysisBase`.
 
-    Results
-    -------
-    lag_ps : float
-    msd : float, Å^2
+    Attributes
+    ----------
+    results.lag_ps : float
+    results.msd : float, Å^2
         State-free MSD of the target atoms at the lag (all time origins).
-    msd_contribution : ndarray, shape (K, K), Å^2
+    results.msd_contribution : ndarray, shape (K, K), Å^2
         Sums to ``msd``.
-    fraction : ndarray, shape (K, K)
+    results.fraction : ndarray, shape (K, K)
         ``msd_contribution / msd``.
-    conductivity_bare, conductivity_solvation : ndarray, shape (K, K), S/cm
+    results.conductivity_bare, results.conductivity_solvation : ndarray, shape (K, K), S/cm
         Present when the charges and ``temperature_K`` are known.
-    volume : float, Å^3
+    results.volume : float, Å^3
         Mean box volume.
     """
 

@@ -249,20 +249,20 @@ class StateRDF(SerialStateAnalysis, InterRDF):
     **kwargs
         Passed to :class:`~MDAnalysis.analysis.base.AnalysisBase` (``verbose``).
 
-    Results
-    -------
-    bins, edges : ndarray, Å
-    count : ndarray, shape (K, nbins)
-    weight : ndarray, shape (K,)
+    Attributes
+    ----------
+    results.bins, results.edges : ndarray, Å
+    results.count : ndarray, shape (K, nbins)
+    results.weight : ndarray, shape (K,)
         ``sum_t sum_a w_ak(t)`` (target-frames in each state).
-    rdf : ndarray, shape (K, nbins)
-    cumulative : ndarray, shape (K, nbins)
+    results.rdf : ndarray, shape (K, nbins)
+    results.cumulative : ndarray, shape (K, nbins)
         Coordination number (or weighted sum) within the upper bin edge.
-    rdf_all : ndarray, shape (nbins,)
+    results.rdf_all : ndarray, shape (nbins,)
         State-free RDF of the pairs (not weighted by ``c_b``).
-    cumulative_all : ndarray, shape (nbins,)
+    results.cumulative_all : ndarray, shape (nbins,)
         State-free coordination number (or weighted sum).
-    neighbours_all : ndarray, shape (nbins,)
+    results.neighbours_all : ndarray, shape (nbins,)
         State-free coordination number, not weighted by ``c_b``.
     """
 
@@ -419,12 +419,12 @@ class StateSolvationCharge(StateRDF):
         the state-free RDF of the targets and the counter-charged atoms (anions
         round a cation), else all charged atoms.
 
-    Results
-    -------
-    charge : ndarray, shape (K, nbins), e
+    Attributes
+    ----------
+    results.charge : ndarray, shape (K, nbins), e
         ``Q_k`` at the upper bin edges.
-    shell_radius : float, Å
-    shell_charge : ndarray, shape (K,), e
+    results.shell_radius : float, Å
+    results.shell_charge : ndarray, shape (K,), e
     """
 
     def __init__(
