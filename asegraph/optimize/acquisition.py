@@ -169,15 +169,21 @@ def _optimize(
     from botorch.optim import optimize_acqf
 
     bounds = torch.stack([torch.zeros(d, dtype=DTYPE), torch.ones(d, dtype=DTYPE)])
-    cand, _ = optimize_acqf(
-        acqf,
-        bounds=bounds,
-        q=q,
-        num_restarts=restarts,
-        raw_samples=raw,
-        options={"seed": seed},
-        sequential=sequential,
-    )
+    # options["seed"] seeds only the raw Sobol samples; botorch then picks the restarts
+    # among them by Boltzmann sampling from torch's global generator, so seed that too
+    # (in a forked RNG, leaving the caller's stream alone) or the same seed proposes
+    # different points
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        cand, _ = optimize_acqf(
+            acqf,
+            bounds=bounds,
+            q=q,
+            num_restarts=restarts,
+            raw_samples=raw,
+            options={"seed": seed},
+            sequential=sequential,
+        )
     return cand.detach().numpy().reshape(q, d)
 
 

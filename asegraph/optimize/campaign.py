@@ -5,9 +5,16 @@ from :mod:`asegraph.optimize.acquisition`), runs the evaluator on each through a
 :mod:`concurrent.futures` executor — processes by default, ``dask.distributed``
 when a scheduler address is given — and appends every proposal and every
 result to an append-only store (:mod:`asegraph.optimize.store`) the moment it
-happens.  Proposals are asynchronous: whenever a slot frees, the GP is refitted
-on the finished evaluations and new points are chosen with the running ones as
-pending points (penalised by local penalization, fantasised by qLogNEI).
+happens.  Proposals come in batches, as in the thesis (ch. 5.2: "multiple points
+are proposed in each iteration", local penalization of González et al. 2016): once
+every evaluation of a batch has finished, the GP is refitted and the next
+``batch`` points are chosen together.  The same seed gives the same campaign.
+``schedule = "asynchronous"`` is the faster variant for evaluations of uneven
+length: whenever a slot frees, the GP is refitted on the finished evaluations
+and new points are chosen with the running ones as pending points (penalised by
+local penalization, fantasised by qLogNEI), so no worker idles, but which
+evaluation finishes first decides the next proposal and two runs with the same
+seed can take different paths.
 
 Resuming (run the same config on the same directory) re-submits the proposals
 that have no result, with their original point and seed, and never re-runs a
@@ -26,6 +33,7 @@ Config file (TOML or YAML)::
     objective = "sigma_li"  # key of the evaluator's result to maximise
     transform = "identity"  # or "log10" (values floored at 1e-12)
     failed = "worst"        # failed points enter the GP at the worst value, or "skip"
+    schedule = "synchronous"  # or "asynchronous": propose whenever a worker frees
     include_reference = true
     evaluator = "cgmd"      # or "package.module:function"
 
@@ -71,6 +79,7 @@ _CAMPAIGN_KEYS = {
     "include_reference",
     "evaluator",
     "beta",
+    "schedule",
 }
 
 
@@ -91,6 +100,7 @@ class CampaignConfig:
     include_reference: bool = True
     evaluator: str = "cgmd"
     beta: float = 2.0
+    schedule: str = "synchronous"
     simulation: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -107,6 +117,10 @@ class CampaignConfig:
         if self.transform not in ("identity", "log10"):
             raise ParameterError(
                 f"campaign.transform must be 'identity' or 'log10', got {self.transform!r}"
+            )
+        if self.schedule not in ("asynchronous", "synchronous"):
+            raise ParameterError(
+                f"campaign.schedule must be 'asynchronous' or 'synchronous', got {self.schedule!r}"
             )
         if self.failed not in ("worst", "skip"):
             raise ParameterError(f"campaign.failed must be 'worst' or 'skip', got {self.failed!r}")
@@ -217,6 +231,7 @@ _CAMPAIGN_TYPES = {
     "include_reference": bool,
     "evaluator": str,
     "beta": float,
+    "schedule": str,
 }
 _EXAMPLES = {int: "10", float: "2.0", str: '"text"', bool: "true"}
 
@@ -389,8 +404,9 @@ class Campaign:
 
     def training_data(self, results: Mapping[int, dict]) -> tuple[np.ndarray, np.ndarray]:
         """Unit-cube inputs ``[n, d]`` and transformed objective ``[n]`` for the GP."""
-        ok = [r for r in results.values() if r["status"] == "ok"]
-        bad = [r for r in results.values() if r["status"] != "ok"]
+        ordered = [results[i] for i in sorted(results)]  # by id, not by finishing order
+        ok = [r for r in ordered if r["status"] == "ok"]
+        bad = [r for r in ordered if r["status"] != "ok"]
         x = [r["x"] for r in ok]
         y = [self._transform(r["value"]) for r in ok]
         if self.config.failed == "worst" and ok:
@@ -515,7 +531,9 @@ class Campaign:
                         cfg.batch - len(running),
                         cfg.budget - len(results) - len(running) - len(todo),
                     )
-                    if free > 0 and not todo:
+                    # synchronous: the next batch waits for the whole previous one
+                    batch_done = cfg.schedule == "asynchronous" or not running
+                    if free > 0 and not todo and batch_done:
                         pend = np.array([r["x"] for r in running.values()]).reshape(
                             -1, cfg.space.dim
                         )
