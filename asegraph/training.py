@@ -64,6 +64,11 @@ class TrainingConfig:
     ``v^(0)`` is one vector: carbon) that lag is large against its spread and
     the eval-mode model is far off (carbon_24: validation R² -11 while the
     training loss fell). It changes no weight, only what eval mode uses.
+    ``init_from`` (a published model's name or a model file; ``None``, the
+    thesis' way: random weights) starts the model from that model's
+    convolutions and atom embedding with a fresh head (transfer learning, see
+    :mod:`asegraph.models.transfer`); the architecture's body settings are then
+    the source's. It is applied by :func:`asegraph.workflows.fit_model`.
     """
 
     epochs: int = 100
@@ -81,6 +86,7 @@ class TrainingConfig:
     seed: int = 0
     balanced_classes: bool = False
     bn_recalibration_batches: int = 20
+    init_from: str | None = None
 
     def __post_init__(self) -> None:
         self.validate()
@@ -577,7 +583,7 @@ def _run_fingerprint(trainer, train_graphs, y_train, val_graphs, val_targets) ->
 # Training settings added after run records were first written, each with the value
 # that reproduces what runs recorded before it did: an older run folder then resumes
 # with that value, and with the new default it is refused with a message naming it.
-SETTINGS_ADDED_LATER = {"bn_recalibration_batches": 0}
+SETTINGS_ADDED_LATER = {"bn_recalibration_batches": 0, "init_from": None}
 
 
 def _with_settings_added_later(stored: dict) -> dict:

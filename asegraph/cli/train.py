@@ -193,6 +193,17 @@ def stderr(message: str) -> None:
     type=click.FloatRange(0.05, 1.0),
     help="Fraction of the training set each ensemble member sees.",
 )
+@click.option(
+    "--init-from",
+    default=None,
+    metavar="MODEL",
+    help="Transfer learning: start the atom embedding and convolutions from MODEL (a "
+    "published name such as formation-energy-per-atom, or a model file) with a fresh "
+    "head, and fine-tune. The body settings (atom features, --atom-dim, --conv, "
+    "--n-conv, --batch-norm, --cutoff, --max-neighbors, --ties, --envelope) are then "
+    "MODEL's. Default: random weights (the thesis). Never start from a model trained "
+    "on the same property or on data that overlap your test set.",
+)
 @click.option("--progress/--no-progress", default=True, show_default=True)
 def train(
     data,
@@ -242,6 +253,7 @@ def train(
     restart,
     ensemble,
     subsample,
+    init_from,
     progress,
 ) -> None:
     """Train a CGCNN on DATA and write the best model (by validation) to OUTPUT.
@@ -260,6 +272,8 @@ def train(
     from asegraph.workflows import train_to_file
 
     torch.set_num_threads(threads)
+    if init_from is not None:
+        _refuse_body_options(init_from)
     if not targets and not Path(data).is_dir():
         raise ParameterError("--target is required: name the column/key to learn")
     read = (structure_column, id_column, selection)
@@ -310,6 +324,7 @@ def train(
         seed=seed,
         balanced_classes=balanced_classes,
         bn_recalibration_batches=bn_recalibration_batches,
+        init_from=init_from,
     )
     metrics = train_to_file(
         source,
@@ -328,6 +343,40 @@ def train(
     if torch.distributed.is_initialized() and torch.distributed.get_rank() != 0:
         return
     click.echo(_summary(output, metrics))
+
+
+# options that set the body of the network, which --init-from takes from its model
+_BODY_OPTIONS = (
+    "atom_features",
+    "atom_dim",
+    "conv",
+    "n_conv",
+    "batch_norm",
+    "cutoff",
+    "max_neighbors",
+    "ties",
+    "envelope",
+    "envelope_cutoff",
+)
+
+
+def _refuse_body_options(init_from: str) -> None:
+    """With --init-from, an explicitly given body option would be silently replaced: refuse."""
+    from click.core import ParameterSource
+
+    from asegraph.exceptions import ParameterError
+
+    context = click.get_current_context()
+    given = [
+        f"--{name.replace('_', '-')}"
+        for name in _BODY_OPTIONS
+        if context.get_parameter_source(name) == ParameterSource.COMMANDLINE
+    ]
+    if given:
+        raise ParameterError(
+            f"{', '.join(given)}: with --init-from {init_from} the atom features, convolutions "
+            "and graph settings are those of that model; drop these options"
+        )
 
 
 def _summary(output: str, metrics: dict) -> str:

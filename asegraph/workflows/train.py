@@ -21,7 +21,10 @@ __all__ = ["ensemble_metrics", "fit_model", "train_ensemble", "train_to_file"]
 def fit_model(train_set, val_set, config: CGCNNConfig, training: TrainingConfig, **trainer):
     """Train one model from fresh weights seeded by ``training.seed``; return its Trainer.
 
-    ``trainer`` keywords (``output_dir``, ``progress``) go to
+    With ``training.init_from`` the model starts from that model's body (atom
+    embedding and convolutions; its settings replace ``config``'s, see
+    :func:`asegraph.models.transfer.transfer_model`) and a fresh head seeded
+    by ``training.seed``. ``trainer`` keywords (``output_dir``, ``progress``) go to
     :class:`~asegraph.training.Trainer`; with ``output_dir`` the run is
     checkpointed there and a second call resumes it.
     """
@@ -32,7 +35,12 @@ def fit_model(train_set, val_set, config: CGCNNConfig, training: TrainingConfig,
 
     with torch.random.fork_rng():  # initial weights, without touching the global RNG
         torch.manual_seed(training.seed)
-        model = CGCNN(config)
+        if training.init_from is not None:
+            from asegraph.models.transfer import transfer_model
+
+            model = transfer_model(config, training.init_from)
+        else:
+            model = CGCNN(config)
     fitter = Trainer(model, training, **trainer)
     fitter.fit(
         train_set.graphs,
@@ -218,6 +226,10 @@ def train_to_file(
     from asegraph.models.checkpoint import load_model, save_model
 
     rank = _process_rank()
+    if training.init_from is not None:  # graphs as the source model's body expects them
+        from asegraph.models.transfer import body_config
+
+        config = body_config(config, training.init_from)
     read = (config.cutoff, config.max_neighbors, config.ties)
     train_set = source.read(*read, report=report, count=progress)
     if val is not None or test is not None:
