@@ -142,13 +142,14 @@ def build_graph(
     """
     check_graph_settings(cutoff, max_neighbors, ties)
     atoms = to_atoms(structure, name)
-    positions = np.array(atoms.positions, dtype=np.float64)  # copies: the graph owns them
-    cell = np.array(atoms.cell.array, dtype=np.float64)
-    pbc = np.array(atoms.pbc, dtype=bool)
-    numbers = np.array(atoms.numbers, dtype=np.int64)
+    # copies (the graph owns them); astype is the cheapest copy numpy offers
+    positions = atoms.positions.astype(np.float64)
+    cell = atoms.cell.array.astype(np.float64)
+    pbc = atoms.pbc.astype(bool)
+    numbers = atoms.numbers.astype(np.int64)
 
     found = None
-    if pbc.all():  # one small cell (the calculator, MD): the low-overhead search, which
+    if all(pbc.tolist()):  # one small cell (the calculator, MD): the low-overhead search, which
         # also sees atoms at one position (distance 0) and atoms without neighbours (inf)
         found = small_cell_nearest(positions, cell, float(cutoff), int(max_neighbors), ties)
     if found is not None:

@@ -69,17 +69,18 @@ def _looks_valid(atoms: Atoms) -> bool:
     plain Python. A sum is finite only when every term is (a sum that
     overflows just takes the slow path, which finds nothing).
     """
-    numbers = atoms.numbers
+    numbers, positions = atoms.numbers, atoms.positions
     if len(numbers) <= 16:  # plain Python is faster on a few atoms
         numbers = numbers.tolist()
         if not numbers or min(numbers) < 1 or max(numbers) > MAX_ATOMIC_NUMBER:
             return False
+        total = sum(positions.ravel().tolist())
     elif numbers.min() < 1 or numbers.max() > MAX_ATOMIC_NUMBER:
         return False
+    else:
+        total = np.add.reduce(positions, axis=None)
     (a1, a2, a3), (b1, b2, b3), (c1, c2, c3) = atoms.cell.array.tolist()
-    if not math.isfinite(
-        np.add.reduce(atoms.positions, axis=None) + a1 + a2 + a3 + b1 + b2 + b3 + c1 + c2 + c3
-    ):
+    if not math.isfinite(total + a1 + a2 + a3 + b1 + b2 + b3 + c1 + c2 + c3):
         return False
     pbc = atoms.pbc.tolist()
     if all(pbc):

@@ -203,14 +203,30 @@ def test_build_graphs_reports_bad_structures_in_place():
         build_graphs([good, nan], names=["a", "b"])
 
 
+@pytest.mark.parametrize("kth_by", ["sort", "partition"])
 @pytest.mark.parametrize("ties", ["keep", "truncate"])
-def test_single_small_cell_fast_path_equals_the_general_search(ties, rng):
+def test_single_small_cell_fast_path_equals_the_general_search(ties, kth_by, rng, monkeypatch):
     from asegraph.graph import neighbors
 
-    checked = 0
+    # each atom's M-th distance comes from a whole-row sort on short rows and a
+    # partition on long ones: force each way on every cell
+    monkeypatch.setattr(neighbors, "SORT_MAX_ROW", 10**9 if kth_by == "sort" else 0)
+    cells = []
     for n_atoms, scale in ((1, 2.2), (2, 3.0), (5, 4.0), (8, 5.0), (16, 6.5)):
         atoms = random_triclinic(rng, n_atoms, scale)
         atoms.positions += rng.uniform(-5, 5, 3)  # unwrapped coordinates
+        cells.append(atoms)
+    # high symmetry: many neighbours tied with the M-th
+    perovskite = Atoms(
+        "SrTiO3",
+        scaled_positions=[[0, 0, 0], [0.5, 0.5, 0.5], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]],
+        cell=np.eye(3) * 3.905,
+        pbc=True,
+    )
+    cells += [perovskite, bulk("NaCl", "rocksalt", a=5.64), bulk("Cu", "fcc", a=3.6, cubic=True)]
+    checked = 0
+    for atoms in cells:
+        n_atoms = len(atoms)
         for cutoff, m in ((8.0, 12), (5.0, 30)):
             fast = neighbors.small_cell_nearest(atoms.positions, atoms.cell.array, cutoff, m, ties)
             if fast is None:
@@ -226,5 +242,8 @@ def test_single_small_cell_fast_path_equals_the_general_search(ties, rng):
             np.testing.assert_allclose(np.sort(fast[3]), np.sort(full[3]), atol=1e-10)
             if ties == "truncate":  # the same order: distance, sender, shift
                 np.testing.assert_array_equal(fast[1], full[1])
+            else:  # sorted by distance within each receiver
+                step = np.diff(fast[3])[np.diff(fast[0]) == 0]
+                assert step.min(initial=0.0) >= 0.0
             checked += 1
-    assert checked >= 8
+    assert checked >= 12
