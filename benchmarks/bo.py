@@ -48,26 +48,38 @@ F_STAR = 3.32237
 ACTIVE14 = (0, 3, 5, 7, 10, 12)
 
 
-def run_one(
-    problem: str, strategy: str, seed: int, evals: int, n_initial: int, batch: int, noise: float
+def bo_loop(
+    f,
+    x0: np.ndarray,
+    *,
+    strategy: str,
+    seed: int,
+    evals: int,
+    batch: int,
+    noise: float,
+    f_star: float,
+    rng: np.random.Generator | None = None,
 ) -> dict:
-    """One BO run; returns the normalised best-so-far curve and final diagnostics."""
-    import torch
+    """Synchronous batch BO on a noisy objective from the initial points ``x0 [n, d]``.
 
-    torch.set_num_threads(1)
+    ``f`` maps unit-cube points ``[m, d]`` to noise-free values ``[m]``; each
+    observation adds Gaussian noise of sd ``noise`` (generator seeded by
+    ``(seed, 1)``).  ``strategy="random"`` draws its points from ``rng``.
+    Returns the normalised best-so-far curve ``max f(x_i) / f_star``
+    (``bsf [evals]``), the regret, the points ``x``, their noisy observations
+    ``y`` and the wall time.
+    """
     from asegraph.optimize.acquisition import propose
     from asegraph.optimize.surrogate import GPSurrogate
-    from asegraph.optimize.testfunctions import embedded_hartmann, hartmann6
 
-    dim = 6 if problem == "hartmann6" else 14
-    f = hartmann6 if problem == "hartmann6" else embedded_hartmann
-    rng = np.random.default_rng(seed)
+    dim = x0.shape[1]
+    rng = np.random.default_rng([seed, 2]) if rng is None else rng
     noise_rng = np.random.default_rng([seed, 1])
 
     def observe(pts: np.ndarray) -> np.ndarray:
         return f(pts) + noise * noise_rng.standard_normal(len(pts))
 
-    x = rng.random((n_initial, dim))
+    x = np.asarray(x0, dtype=np.float64)
     y = observe(x)
     t0 = time.perf_counter()
     it = 0
@@ -81,15 +93,44 @@ def run_one(
         x, y = np.vstack([x, new]), np.concatenate([y, observe(new)])
         it += 1
     fx = f(x)
-    bsf = np.maximum.accumulate(fx) / F_STAR
-    out = {
-        "problem": problem,
-        "strategy": strategy,
+    return {
         "seed": seed,
-        "bsf": bsf.tolist(),
-        "regret": float(F_STAR - fx.max()),
+        "strategy": strategy,
+        "bsf": (np.maximum.accumulate(fx) / f_star).tolist(),
+        "regret": float(f_star - fx.max()),
+        "x": x.tolist(),
+        "y": y.tolist(),
         "seconds": time.perf_counter() - t0,
     }
+
+
+def run_one(
+    problem: str, strategy: str, seed: int, evals: int, n_initial: int, batch: int, noise: float
+) -> dict:
+    """One BO run; returns the normalised best-so-far curve and final diagnostics."""
+    import torch
+
+    torch.set_num_threads(1)
+    from asegraph.optimize.surrogate import GPSurrogate
+    from asegraph.optimize.testfunctions import embedded_hartmann, hartmann6
+
+    dim = 6 if problem == "hartmann6" else 14
+    f = hartmann6 if problem == "hartmann6" else embedded_hartmann
+    rng = np.random.default_rng(seed)
+    x0 = rng.random((n_initial, dim))
+    run = bo_loop(
+        f,
+        x0,
+        strategy=strategy,
+        seed=seed,
+        evals=evals,
+        batch=batch,
+        noise=noise,
+        f_star=F_STAR,
+        rng=rng,
+    )
+    x, y = np.array(run.pop("x")), np.array(run.pop("y"))
+    out = {"problem": problem, **run}
     if problem == "embedded14":
         inv = GPSurrogate(seed=seed).fit(x, y).inverse_lengthscales
         inert = [k for k in range(dim) if k not in ACTIVE14]

@@ -42,7 +42,14 @@ from botorch.acquisition import AcquisitionFunction
 from asegraph.exceptions import ParameterError
 from asegraph.optimize.surrogate import DTYPE, GPSurrogate, as_tensor
 
-__all__ = ["STRATEGIES", "LocalPenalization", "lipschitz_constant", "propose"]
+__all__ = [
+    "INITIAL_DESIGNS",
+    "STRATEGIES",
+    "LocalPenalization",
+    "initial_point",
+    "lipschitz_constant",
+    "propose",
+]
 
 STRATEGIES = ("lp-logei", "lp-ucb", "qlognei", "random", "sobol")
 
@@ -276,3 +283,49 @@ def propose(
         acqf = LocalPenalization(surrogate, base, pend, lip, best, transform)
         chosen.append(_optimize(acqf, dim, 1, seed + 7919 * k, num_restarts, raw_samples))
     return np.vstack(chosen)
+
+
+#: Initial designs (``campaign.initial_design``): scrambled Sobol (default) or i.i.d. uniform.
+INITIAL_DESIGNS = ("sobol", "random")
+
+
+def initial_point(
+    i: int, *, method: str, seed: int, dim: int, reference: np.ndarray | None = None
+) -> np.ndarray:
+    """Point ``i`` of a campaign's initial design (unit cube, ``[dim]``).
+
+    Point 0 is ``reference`` when given (the PEO-LiTFSI reference with
+    ``include_reference``); the others are point ``i`` of the scrambled Sobol
+    sequence or the ``i``-th uniform draw, both seeded by ``seed``.  Each point
+    depends only on ``i``, so a resumed campaign proposes exactly the points of
+    an uninterrupted one.
+
+    The thesis started BO from 50 random points (``initial_design =
+    "random"``, ``n_initial = 50``); ``benchmarks/initial_design.py`` compares
+    that with the default (10 points: the reference, then Sobol) on the CG
+    problem.
+
+    Parameters
+    ----------
+    i : int
+        Index of the point in the design (= evaluation id).
+    method : {"sobol", "random"}
+        Scrambled Sobol or i.i.d. uniform.
+    seed : int
+        Seed of the design (the campaign seed).
+    dim : int
+        Dimension d of the design space.
+    reference : array ``[d]``, optional
+        Unit-cube point used as point 0.
+
+    Returns
+    -------
+    numpy.ndarray, float64, shape ``[d]``
+    """
+    if method not in INITIAL_DESIGNS:
+        raise ParameterError(
+            f"initial design must be one of {list(INITIAL_DESIGNS)}, got {method!r}"
+        )
+    if i == 0 and reference is not None:
+        return np.asarray(reference, dtype=np.float64).reshape(dim)
+    return propose(None, 1, strategy=method, seed=seed, dim=dim, n_done=i)[0]

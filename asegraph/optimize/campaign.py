@@ -1,6 +1,6 @@
 """Persistent, resumable Bayesian-optimisation campaigns over simulations.
 
-A campaign proposes design points (initial Sobol design, then a BO strategy
+A campaign proposes design points (an initial design, then a BO strategy
 from :mod:`asegraph.optimize.acquisition`), runs the evaluator on each through a
 :mod:`concurrent.futures` executor — processes by default, ``dask.distributed``
 when a scheduler address is given — and appends every proposal and every
@@ -28,6 +28,7 @@ Config file (TOML or YAML)::
     seed = 0
     strategy = "lp-logei"   # lp-logei | lp-ucb | qlognei | random | sobol
     n_initial = 10
+    initial_design = "sobol"  # or "random" (the thesis: 50 random points)
     batch = 4
     budget = 100
     objective = "sigma_li"  # key of the evaluator's result to maximise
@@ -60,7 +61,7 @@ import numpy as np
 
 from asegraph._utils.jsonsafe import jsonsafe
 from asegraph.exceptions import InputFileError, ParameterError
-from asegraph.optimize.acquisition import STRATEGIES
+from asegraph.optimize.acquisition import INITIAL_DESIGNS, STRATEGIES, initial_point
 from asegraph.optimize.space import DesignSpace, read_config_file, space_from_config
 from asegraph.optimize.store import CampaignStore
 
@@ -71,6 +72,7 @@ _CAMPAIGN_KEYS = {
     "seed",
     "strategy",
     "n_initial",
+    "initial_design",
     "batch",
     "budget",
     "objective",
@@ -92,6 +94,7 @@ class CampaignConfig:
     seed: int = 0
     strategy: str = "lp-logei"
     n_initial: int = 10
+    initial_design: str = "sobol"
     batch: int = 4
     budget: int = 100
     objective: str = "sigma_li"
@@ -114,6 +117,11 @@ class CampaignConfig:
                 raise ParameterError(f"campaign.{key} must be >= 1, got {getattr(self, key)}")
         if self.n_initial < 0:
             raise ParameterError(f"campaign.n_initial must be >= 0, got {self.n_initial}")
+        if self.initial_design not in INITIAL_DESIGNS:
+            raise ParameterError(
+                f"campaign.initial_design must be one of {list(INITIAL_DESIGNS)}, "
+                f"got {self.initial_design!r}"
+            )
         if self.transform not in ("identity", "log10"):
             raise ParameterError(
                 f"campaign.transform must be 'identity' or 'log10', got {self.transform!r}"
@@ -214,6 +222,7 @@ class CampaignConfig:
             "objective": self.objective,
             "evaluator": self.evaluator,
             "n_initial": self.n_initial,
+            "initial_design": self.initial_design,
             "simulation": dict(self.simulation),
         }
 
@@ -223,6 +232,7 @@ _CAMPAIGN_TYPES = {
     "seed": int,
     "strategy": str,
     "n_initial": int,
+    "initial_design": str,
     "batch": int,
     "budget": int,
     "objective": str,
@@ -234,6 +244,8 @@ _CAMPAIGN_TYPES = {
     "schedule": str,
 }
 _EXAMPLES = {int: "10", float: "2.0", str: '"text"', bool: "true"}
+#: Identity keys added after campaigns were stored: the value an older header implies.
+_IDENTITY_DEFAULTS = {"initial_design": "sobol"}
 
 
 # ------------------------------------------------------------------- evaluation
@@ -394,7 +406,7 @@ class Campaign:
         records = self.store.load()
         header, proposed, results = self.store.summarize(records)
         stored, mine = header.get("identity", {}), jsonsafe(self.config.identity())
-        diff = sorted(k for k in mine if stored.get(k) != mine[k])
+        diff = sorted(k for k in mine if stored.get(k, _IDENTITY_DEFAULTS.get(k)) != mine[k])
         if diff:
             raise InputFileError(
                 f"campaign {str(self.store.directory)!r} was started with a different {diff}; "
@@ -422,15 +434,18 @@ class Campaign:
         from asegraph.optimize.acquisition import propose
 
         cfg, space = self.config, self.config.space
+        ref = space.reference_unit() if cfg.include_reference else None
         rows = []
         while len(rows) < k and first_id + len(rows) < cfg.n_initial:
-            i = first_id + len(rows)
-            if i == 0 and cfg.include_reference:
-                rows.append(space.reference_unit())
-            else:
-                rows.append(
-                    propose(None, 1, strategy="sobol", seed=cfg.seed, dim=space.dim, n_done=i)[0]
+            rows.append(
+                initial_point(
+                    first_id + len(rows),
+                    method=cfg.initial_design,
+                    seed=cfg.seed,
+                    dim=space.dim,
+                    reference=ref,
                 )
+            )
         k_model = k - len(rows)
         if k_model:
             x, y = self.training_data(results)

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from asegraph.cli.optimize import optimize
 from asegraph.exceptions import InputFileError, ParameterError
+from asegraph.optimize.acquisition import initial_point
 from asegraph.optimize.campaign import Campaign, CampaignConfig, load_campaign, make_executor
 from asegraph.optimize.report import best_so_far, expected_random_best, make_report
 from asegraph.optimize.store import CampaignStore
@@ -424,3 +425,33 @@ def test_asynchronous_schedule_runs_to_budget_and_bad_schedule_is_refused(tmp_pa
     path.write_text(text.replace('"asynchronous"', '"async"'))
     with pytest.raises(ParameterError, match="campaign.schedule must be 'asynchronous' or"):
         CampaignConfig.from_file(path)
+
+
+def test_initial_design_random_or_sobol_and_old_campaigns_resume(tmp_path):
+    # the thesis' initial design (i.i.d. uniform) is an option; Sobol stays the default
+    path = write_config(tmp_path, strategy="sobol", n_initial=6, batch=2, budget=6)
+    sobol = _points(run(path, tmp_path / "sobol"))
+    cfg = CampaignConfig.from_file(path, initial_design="random")
+    rnd = _points(Campaign(cfg, tmp_path / "rnd").run(executor="threads", progress=False))
+    np.testing.assert_allclose(sobol[0], rnd[0])  # both start at the reference point
+    assert rnd[0, 0] == pytest.approx(0.2)
+    for i in range(1, 6):
+        np.testing.assert_allclose(
+            rnd[i], initial_point(i, method="random", seed=3, dim=3, reference=None)
+        )
+        np.testing.assert_allclose(rnd[i], np.random.default_rng([3, i]).random(3))
+    assert not np.allclose(rnd[1:], sobol[1:])
+    # a campaign stored before the option existed (no initial_design in its header) resumes
+    store = CampaignStore(tmp_path / "sobol")
+    lines = store.path.read_text().splitlines()
+    header = json.loads(lines[0])
+    del header["identity"]["initial_design"]
+    store.path.write_text("\n".join([json.dumps(header), *lines[1:]]) + "\n")
+    more = CampaignConfig.from_file(path, budget=8)
+    assert len(Campaign(more, tmp_path / "sobol").run(executor="threads", progress=False)) == 8
+    with pytest.raises(InputFileError, match="different \\['initial_design'\\]"):
+        Campaign(cfg, tmp_path / "sobol").run(executor="threads", progress=False)
+    with pytest.raises(ParameterError, match="initial_design must be one of"):
+        CampaignConfig.from_file(path, initial_design="lhs")
+    with pytest.raises(ParameterError, match="initial design must be one of"):
+        initial_point(1, method="lhs", seed=0, dim=3)
