@@ -10,6 +10,7 @@ import pytest
 from asegraph.analysis.interpret.elements import (
     element_pca,
     element_probes,
+    probe_accuracies,
     probe_accuracy,
     property_classes,
 )
@@ -64,6 +65,8 @@ def test_bad_probe_input():
 
 
 def test_probe_needs_a_class_with_as_many_members_as_folds():
+    with pytest.raises(ParameterError, match="repeats must be >= 1"):
+        probe_accuracy(np.zeros((6, 2)), list("aaabbb"), repeats=0)
     with pytest.raises(ParameterError, match="one with at least 3 members"):
         probe_accuracy(np.zeros((4, 2)), ["a", "b", "c", "d"])
 
@@ -76,6 +79,7 @@ def test_a_fold_that_trains_on_one_class_scores_like_the_constant_probe():
         warnings.simplefilter("error")  # no FitFailedWarning, no NaN
         accuracy = probe_accuracy(vectors, labels, folds=3, seed=0)
     assert np.isfinite(accuracy) and 0.0 <= accuracy <= 1.0
+    # one fold shuffle: compare with scikit-learn's own split
     # a perfect encoding scores 1 on the folds that can be fitted; on the fold that
     # tests the p element the constant probe misses only that element
     from sklearn.model_selection import StratifiedKFold
@@ -84,4 +88,57 @@ def test_a_fold_that_trains_on_one_class_scores_like_the_constant_probe():
     splits = StratifiedKFold(3, shuffle=True, random_state=0).split(exact, labels)
     expected = np.mean([1.0 if 6 not in test else 1 - 1 / len(test) for _, test in splits])
     assert expected < 1.0
-    assert probe_accuracy(exact, labels, folds=3, seed=0) == pytest.approx(expected)
+    assert probe_accuracy(exact, labels, folds=3, seed=0, repeats=1) == pytest.approx(expected)
+
+
+# the 46 metals of the perovskite dataset (thesis Fig. 3-3: every non-radioactive metal there)
+METALS = (
+    "Li Be Na Mg Al K Ca Sc Ti V Cr Mn Fe Co Ni Cu Zn Ga Rb Sr Y Zr Nb Mo Ru Rh Pd Ag Cd "
+    "In Sn Cs Ba La Hf Ta W Re Os Ir Pt Au Hg Tl Pb Bi"
+).split()
+
+
+def test_repeated_fold_shuffles_average_the_split_noise():
+    rng = np.random.default_rng(3)
+    blocks = property_classes(METALS)["block"]
+    vectors = rng.normal(size=(len(METALS), 16))
+    vectors[:, :4] += 1.5 * np.array([[b == k for k in "spdf"] for b in blocks])
+    per_shuffle = probe_accuracies(vectors, blocks, folds=3, seed=0, repeats=10)
+    assert per_shuffle.shape == (10,)
+    # the first shuffle is the single split; the others differ (which element lands where)
+    assert per_shuffle[0] == pytest.approx(probe_accuracy(vectors, blocks, repeats=1))
+    assert per_shuffle.std() > 0.01
+    assert probe_accuracy(vectors, blocks) == pytest.approx(per_shuffle.mean())
+    result = element_probes(vectors, METALS, n_random=2, labels={"block": blocks})["block"]
+    assert result["learned"] == pytest.approx(per_shuffle.mean())
+    assert result["learned_std"] == pytest.approx(per_shuffle.std())
+
+
+def test_the_group_probe_over_the_perovskite_metals_can_reach_the_thesis_figure():
+    # 46 metals in 15 groups, 1 to 5 per group: a 3-fold split leaves 1-2 same-group
+    # elements in training. An embedding that encodes the group (in a few directions,
+    # the rest noise, as a learned v^(0) over its random start) must still score near
+    # 1 (only Bi, alone in group 15, can never be right); random vectors near chance.
+    groups = property_classes(METALS)["group"]
+    rng = np.random.default_rng(0)
+    codes = {g: rng.normal(size=8) for g in set(groups)}
+    vectors = np.hstack(
+        [np.array([codes[g] for g in groups]), 0.2 * rng.normal(size=(len(METALS), 56))]
+    )
+    result = element_probes(vectors, METALS, n_random=5, labels={"group": groups})["group"]
+    assert result["learned"] > 0.9
+    assert result["random"] < result["chance"] + 0.05
+    assert result["n_classes"] == 15
+
+
+def test_probe_does_not_depend_on_the_axes_or_the_scale_of_the_embedding():
+    # a learned v^(0) is defined up to a rotation (undone in the first convolution)
+    rng = np.random.default_rng(4)
+    blocks = property_classes(METALS)["block"]
+    vectors = rng.normal(size=(len(METALS), 12))
+    vectors[:, :4] += np.array([[b == k for k in "spdf"] for b in blocks])
+    rotation, _ = np.linalg.qr(rng.normal(size=(12, 12)))
+    moved = 7.0 * vectors @ rotation + 3.0
+    np.testing.assert_allclose(
+        probe_accuracies(moved, blocks), probe_accuracies(vectors, blocks), atol=1e-9
+    )
