@@ -6,7 +6,13 @@ from ase.calculators.fd import calculate_numerical_forces
 from asegraph.exceptions import ParameterError, StructureError
 from asegraph.optimize.cgmd import CGForceField, CGTopology, build_system
 from asegraph.optimize.cgmd.ewald import coulomb_error_vs_ewald
-from asegraph.optimize.cgmd.md import CGMDSettings, SimulationFailed, run_cgmd
+from asegraph.optimize.cgmd.md import (
+    CGMDSettings,
+    DiffusiveExtension,
+    SimulationFailed,
+    run_cgmd,
+    transport_from_frames,
+)
 from asegraph.optimize.space import PEO_LITFSI_REFERENCE
 
 SMALL = CGTopology(n_chains=4, chain_length=8, secondary_ratio=0.2, packing_fraction=0.35)
@@ -193,3 +199,50 @@ def test_diffusive_flag_extend_and_fail():
         CGMDSettings(non_diffusive="ignore")
     with pytest.raises(ParameterError, match="diffusive_range must be"):
         CGMDSettings(diffusive_range=[1.1, 1.2])
+
+
+def test_extend_policy_reaches_the_diffusive_window_of_a_caged_then_diffusive_trajectory():
+    # ions rattle in a cage (amplitude 1.5 Å) around slowly diffusing centres: the MSD
+    # log-log slope is well below 1 at short lags and approaches 1 once 6 D t >> 6 A²
+    s = CGMDSettings(
+        n_prod=2000, stride=10, fit_start=0.2, fit_end=0.5, non_diffusive="extend", max_extensions=3
+    )
+    rng = np.random.default_rng(0)
+    n, n_frames = 32, 8 * s.n_prod // s.stride
+    steps = rng.standard_normal((n_frames, 2 * n, 3)) * np.sqrt(2 * 0.01 * s.timestep_fs * s.stride)
+    traj = np.cumsum(steps, axis=0) + 1.5 * rng.standard_normal((n_frames, 2 * n, 3))
+    q = np.r_[np.ones(n), -np.ones(n)]
+
+    def analyse(frames):
+        return transport_from_frames(frames, q, 30.0**3, s)
+
+    first = analyse(traj[: s.n_prod // s.stride])
+    assert not first.diffusive and first.msd_slope_cation < 0.85
+    ext, done = DiffusiveExtension(s, analyse), s.n_prod
+    while (more := ext(traj[: done // s.stride])) > 0:
+        assert more == done  # each extension doubles the production
+        done += more
+    final = analyse(traj[: done // s.stride])
+    assert 1 <= ext.n_extensions <= s.max_extensions and done == s.n_prod * 2**ext.n_extensions
+    assert final.diffusive and final.fit_window_ps[0] > first.fit_window_ps[0]
+    # no extension once the budget is spent
+    assert DiffusiveExtension(CGMDSettings(max_extensions=0), analyse)(traj) == 0
+    with pytest.raises(ParameterError, match="fit_start, fit_end must satisfy"):
+        CGMDSettings(fit_start=0.5, fit_end=0.2)
+
+
+def test_default_run_fits_where_the_reference_point_was_measured_diffusive():
+    # measured (issue #15, LAMMPS, 2.9 ns): Li and anion MSD log-log slopes within
+    # 0.85-1.15 at lags >= 100 ps; the defaults must fit there, inside one block
+    s = CGMDSettings()
+    assert s.production_ps == pytest.approx(2000.0) and s.n_equil * s.timestep_fs >= 100_000
+    lo, hi = s.fit_window_ps
+    assert 100.0 <= lo < hi <= s.production_ps / s.n_blocks
+    # the analysis accepts a default-length run and reports that window
+    rng = np.random.default_rng(1)
+    n_frames = s.n_prod // s.stride
+    step = rng.standard_normal((n_frames, 8, 3)) * np.sqrt(2 * 1e-4 * s.timestep_fs * s.stride)
+    q = np.r_[np.ones(4), -np.ones(4)]
+    res = transport_from_frames(np.cumsum(step, axis=0), q, 40.0**3, s)
+    assert res.fit_window_ps == pytest.approx((lo, hi))
+    assert res.diffusive  # Brownian ions, slopes ~1 at these lags
