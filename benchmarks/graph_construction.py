@@ -56,18 +56,25 @@ def load_structures(path: Path, limit: int | None):
 CLOCK = {"process": time.process_time, "wall": time.perf_counter}
 
 
-def rate(function, items, repeats: int, batched: bool = False, clock=time.process_time) -> float:
-    """Best structures/second over ``repeats`` passes."""
-    best = np.inf
+def rates(methods, items_by_kind, repeats: int, clock=time.process_time) -> dict[str, float]:
+    """Best structures/second of each method over ``repeats`` passes.
+
+    The passes go round-robin over the methods (pass 1 of every method, then
+    pass 2, ...), so on a shared machine a change of load between methods
+    touches all of them, not the ratio of two.
+    """
+    best = dict.fromkeys(methods, np.inf)
     for _ in range(repeats):
-        start = clock()
-        if batched:
-            function(items)
-        else:
-            for item in items:
-                function(item)
-        best = min(best, clock() - start)
-    return len(items) / best
+        for name, (function, kind) in methods.items():
+            items = items_by_kind[kind]
+            start = clock()
+            if kind == "atoms-batch":
+                function(items)
+            else:
+                for item in items:
+                    function(item)
+            best[name] = min(best[name], clock() - start)
+    return {name: len(items_by_kind[kind]) / best[name] for name, (_, kind) in methods.items()}
 
 
 def main() -> None:
@@ -106,15 +113,16 @@ def main() -> None:
         n = len(supercell)
         cases.append((f"{n}-atom supercell", [supercell], [atoms[0].repeat(reps)], args.repeats))
 
-    print(f"load average before: {_load()}; {args.clock} time, best of {args.repeats} passes\n")
+    print(
+        f"load average before: {_load()}; {args.clock} time, best of {args.repeats} passes "
+        "(round-robin over the methods)\n"
+    )
     print(f"{'case':28s} {'method':40s} {'structures/s':>13s} {'atoms/s':>11s} {'ratio':>8s}")
     per_atom = {}
     results_by_case = {}
     for label, structs, ase_atoms, repeats in cases:
-        results = results_by_case[label] = {}
-        for name, (function, kind) in methods.items():
-            items = ase_atoms if kind.startswith("atoms") else structs
-            results[name] = rate(function, items, repeats, kind == "atoms-batch", clock)
+        items_by_kind = {"atoms-batch": ase_atoms, "atoms": ase_atoms, "structure": structs}
+        results = results_by_case[label] = rates(methods, items_by_kind, repeats, clock)
         reference = results["asegraph build_graphs (list)"]
         n_atoms = len(ase_atoms[0])
         per_atom[label] = {k: v * n_atoms for k, v in results.items()}
