@@ -1,4 +1,4 @@
-"""Transfer learning: start a CGCNN from another model's convolutions, with a fresh head.
+"""Reusing a trained CGCNN's parts: transfer learning, and one target of a multi-target model.
 
 A model trained on a large dataset of one property (the published
 formation-energy model saw ~28,000 Materials Project crystals) has learnt
@@ -12,6 +12,11 @@ then fine-tunes every weight.
 
 The thesis trains every model from random weights; this is a refinement, an
 option (``asegraph train --init-from MODEL``), never the default.
+
+:func:`select_target` cuts one target out of a multi-target regression model
+or ensemble (e.g. shear and bulk moduli learnt together), so that code which
+expects one property per model (the screening's ``--shear``/``--bulk``) can
+use it; its predictions equal that column of the original's.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from typing import Any
 from asegraph.exceptions import ParameterError
 from asegraph.models.cgcnn import CGCNN, CGCNNConfig
 
-__all__ = ["BODY_SETTINGS", "body_config", "transfer_model"]
+__all__ = ["BODY_SETTINGS", "body_config", "select_target", "transfer_model"]
 
 #: Config fields that belong to the body: they are taken from the source model.
 BODY_SETTINGS = (
@@ -150,3 +155,63 @@ def _describe(source: Any, model: CGCNN) -> dict[str, Any]:
         "targets": list(model.config.targets),
         **{k: meta[k] for k in ("pretrained_name", "source_sha256") if k in meta},
     }
+
+
+def select_target(model: Any, target: str) -> Any:
+    """The single-target model (or ensemble) predicting ``target`` of a multi-target one.
+
+    Parameters
+    ----------
+    model : CGCNN or Ensemble
+        A regression model with ``target`` among its ``config.targets``.
+    target : str
+        The target to keep.
+
+    Returns
+    -------
+    CGCNN or Ensemble
+        Same weights, with the output layer, the normaliser and the target
+        name, unit and transform of ``target`` only (eval mode). A model that
+        already predicts ``target`` alone is returned as it is.
+
+    Raises
+    ------
+    ParameterError
+        ``target`` is not one of the model's targets, or the model is a classifier.
+    """
+    from asegraph.graph.features import AtomFeatureTable
+    from asegraph.models.ensemble import Ensemble
+
+    if isinstance(model, Ensemble) and model.config.targets != [target]:
+        members = [select_target(m, target) for m in model.members]
+        return Ensemble(members, metadata=dict(model.metadata or {}))
+    config = model.config
+    if config.task != "regression" or target not in config.targets:
+        raise ParameterError(
+            f"target {target!r} is not one of this {config.task} model's targets "
+            f"{config.targets}; name one of them"
+        )
+    if config.targets == [target]:
+        return model
+    k = config.targets.index(target)
+    new_config = dataclasses.replace(
+        config,
+        targets=[target],
+        units=[config.units[k]],
+        target_transform=[config.target_transform[k]],
+    )
+    state = model.state_dict()
+    table = None
+    if config.atom_features == "table":
+        table = AtomFeatureTable(
+            state["atom_table"].double().numpy(),
+            state["atom_known"].numpy(),
+            config.atom_table_name,
+        )
+    out_layer = "fc_site" if config.readout == "site" else "fc_out"
+    for name in (f"{out_layer}.weight", f"{out_layer}.bias", "target_mean", "target_std"):
+        state[name] = state[name][k : k + 1]  # row k: the output and scale of that target
+    new = CGCNN(new_config, table)
+    new.load_state_dict(state)
+    new.metadata = {**getattr(model, "metadata", {}), "selected_target": target}
+    return new.eval()

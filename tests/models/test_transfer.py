@@ -17,7 +17,7 @@ from asegraph.models import load, save
 from asegraph.models.cgcnn import CGCNN, CGCNNConfig
 from asegraph.models.ensemble import Ensemble
 from asegraph.models.inference import model_batch, model_graph
-from asegraph.models.transfer import body_config, transfer_model
+from asegraph.models.transfer import body_config, select_target, transfer_model
 from asegraph.training import TrainingConfig
 from asegraph.workflows import fit_model
 
@@ -157,3 +157,35 @@ def test_cli_init_from(tmp_path):
     # a source that does not exist: one line, exit 2
     result = CliRunner().invoke(cli, cli_args(tmp_path, "--init-from", "no-such-model"))
     assert result.exit_code == 2 and "neither a file nor a pretrained name" in result.output
+
+
+def two_target_model(seed: int) -> CGCNN:
+    config = CGCNNConfig(
+        targets=["shear_modulus_vrh", "bulk_modulus_vrh"],
+        units=["GPa", "GPa"],
+        target_transform=["log10", "log10"],
+        atom_dim=8,
+        n_conv=1,
+        hidden_dim=8,
+        cutoff=6.0,
+    )
+    torch.manual_seed(seed)
+    model = CGCNN(config)
+    model.set_normalizer([1.5, 2.0], [0.3, 0.2])  # per-target scales must follow the column
+    return model.eval()
+
+
+@pytest.mark.parametrize("ensemble", [False, True])
+def test_select_target_gives_that_column(ensemble):
+    model = Ensemble([two_target_model(s) for s in range(3)]) if ensemble else two_target_model(0)
+    both = outputs(model, STRUCTURES)
+    for k, name in enumerate(["shear_modulus_vrh", "bulk_modulus_vrh"]):
+        one = select_target(model, name)
+        assert one.config.targets == [name] and one.config.target_transform == ["log10"]
+        out = outputs(one, STRUCTURES)
+        torch.testing.assert_close(out["y"][:, 0], both["y"][:, k])
+        if ensemble:
+            torch.testing.assert_close(out["y_std"][:, 0], both["y_std"][:, k])
+    assert select_target(one, name) is one  # already that target alone
+    with pytest.raises(ParameterError, match="target 'energy' is not one of this regression"):
+        select_target(model, "energy")

@@ -83,14 +83,25 @@ def _describe(spec: Any, option: str) -> tuple[str, str, Any]:
     else:
         model = spec
     config = getattr(model, "config", None)
+    if config is not None and config.task == "regression" and len(config.targets) > 1:
+        # a multi-target model (e.g. shear and bulk moduli learnt together): the one
+        # target that names the property this option asks for
+        from asegraph.models.transfer import select_target
+
+        word = {"--shear": "shear", "--bulk": "bulk", "--band-gap": "gap"}.get(option, "")
+        matches = [t for t in config.targets if word and word in t.lower()]
+        if len(matches) == 1:
+            model = select_target(model, matches[0])
+            config = model.config
     if config is None or config.task != "regression" or len(config.targets) != 1:
         what = (
             "a classifier"
             if config is not None and config.task != "regression"
-            else "not one target"
+            else f"a model of several targets {config.targets}"
         )
         raise ParameterError(
-            f"{option} model {label(spec)!r} is {what}; give a single-target regression model"
+            f"{option} model {label(spec)!r} is {what}; give a single-target regression model "
+            "(or a multi-target one with exactly one target naming the property)"
         )
     return config.targets[0], config.units[0], model
 

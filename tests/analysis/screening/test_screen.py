@@ -116,6 +116,44 @@ def test_v_above_one_is_flagged_and_ranked_last():
     assert np.isfinite(ds["chi_low"].values[1])  # still computed, for the record
 
 
+def test_a_shear_and_bulk_model_serves_both_options():
+    """One multi-target ensemble (G and K learnt together) gives the screening of its two
+    single-target halves; a multi-target model without a shear target is refused."""
+    config = CGCNNConfig(
+        targets=["shear_modulus_vrh", "bulk_modulus_vrh"],
+        units=["GPa", "GPa"],
+        target_transform=["log10", "log10"],
+        atom_dim=8,
+        n_conv=1,
+        hidden_dim=8,
+        cutoff=6.0,
+    )
+    members = []
+    for seed in range(2):
+        torch.manual_seed(seed)
+        members.append(CGCNN(config).eval())
+        members[-1].set_normalizer([1.0, 1.5], [0.2, 0.3])
+    both = Ensemble(members)
+    from asegraph.models.transfer import select_target
+
+    entries = _entries()[:1]
+    ds = screen(entries, bulk=both, shear=both, progress=False)
+    halves = screen(
+        entries,
+        bulk=select_target(both, "bulk_modulus_vrh"),
+        shear=select_target(both, "shear_modulus_vrh"),
+        progress=False,
+    )
+    for name in ("shear_modulus_members", "bulk_modulus_members", "lambda_crit"):
+        np.testing.assert_allclose(ds[name].values, halves[name].values)
+    assert ds["shear_modulus"].values[0] != ds["bulk_modulus"].values[0]
+    energies = CGCNNConfig(
+        targets=["a", "b"], units=["GPa"] * 2, target_transform=["none"] * 2, atom_dim=8, n_conv=1
+    )
+    with pytest.raises(ParameterError, match=r"a model of several targets \['a', 'b'\]"):
+        screen(entries, shear=CGCNN(energies).eval(), bulk=_model("bulk_modulus"), progress=False)
+
+
 def test_model_that_does_not_predict_moduli_is_refused():
     energy = _model("formation_energy_per_atom", units="eV/atom", transform="none")
     with pytest.raises(ParameterError, match="--bulk model .* not the bulk modulus in GPa"):
