@@ -61,12 +61,15 @@ def rates(methods, items_by_kind, repeats: int, clock=time.process_time) -> dict
 
     The passes go round-robin over the methods (pass 1 of every method, then
     pass 2, ...), so on a shared machine a change of load between methods
-    touches all of them, not the ratio of two.
+    touches all of them, not the ratio of two. Each timed pass follows one
+    untimed call of the same method, so that a pass of one large structure
+    finds the caches as a loop would, not as the previous method left them.
     """
     best = dict.fromkeys(methods, np.inf)
     for _ in range(repeats):
         for name, (function, kind) in methods.items():
             items = items_by_kind[kind]
+            function(items if kind == "atoms-batch" else items[0])  # warm-up, untimed
             start = clock()
             if kind == "atoms-batch":
                 function(items)
