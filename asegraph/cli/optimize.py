@@ -64,6 +64,13 @@ def run(config: Path, batch, budget, scheduler, directory, executor, progress) -
         f"campaign {directory}: {len(results)} evaluations, {len(ok)} ok, "
         f"{len(results) - len(ok)} failed ({time.perf_counter() - t0:.0f} s this run)"
     )
+    slow = [r for r in ok if r["result"].get("diffusive") is False]
+    if slow:  # say it: such transport ranks designs by sub-diffusive (caged) motion
+        click.echo(
+            f"{len(slow)} of {len(ok)} ok evaluations not diffusive (Li or anion MSD log-log "
+            "slope outside diffusive_range over the fit window; see their msd_slope_*): "
+            "lengthen n_prod or set non_diffusive = 'extend'"
+        )
     if ok:
         best = max(ok, key=lambda r: r["value"])
         click.echo(f"best {cfg.objective} = {best['value']:.6g} (evaluation {best['id']})")

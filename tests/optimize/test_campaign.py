@@ -295,8 +295,16 @@ def test_real_cgmd_campaign_records_transport(tmp_path):
         "[simulation]\nn_chains = 3\nchain_length = 8\nn_minimize = 30\nn_equil = 50\n"
         "n_prod = 320\nstride = 10\ncoulomb_cutoff = 8.0\n"
     )
-    res = run(tmp_path / "cg.toml", tmp_path / "camp")
+    args = ["run", str(tmp_path / "cg.toml"), "--campaign", str(tmp_path / "camp")]
+    out = CliRunner().invoke(optimize, [*args, "--executor", "threads", "--no-progress"])
+    assert out.exit_code == 0, out.output
+    _, res, _ = load_campaign(tmp_path / "camp")
     assert sorted(res) == [0, 1, 2]
+    # 1.3 ps runs are ballistic (MSD slopes ~1.4-2), not diffusive: the run's summary
+    # says how many, never hides it
+    ok = [r for r in res.values() if r["status"] == "ok"]
+    slow = sum(r["result"]["diffusive"] is False for r in ok)
+    assert slow >= 1 and f"{slow} of {len(ok)} ok evaluations not diffusive" in out.output
     for r in res.values():
         if r["status"] == "ok":
             assert r["value"] == r["result"]["sigma_li"]
