@@ -301,9 +301,11 @@ def initial_point(
     an uninterrupted one.
 
     The thesis started BO from 50 random points (``initial_design =
-    "random"``, ``n_initial = 50``); ``benchmarks/initial_design.py`` compares
-    that with the default (10 points: the reference, then Sobol) on the CG
-    problem.
+    "random"``, ``n_initial = 50``).  The default is 10 points, the reference
+    then Sobol: on an emulator of the CG problem (a GP fitted to real CG-MD
+    evaluations, ``benchmarks/initial_design.py``) BO from it reached a median
+    0.99 of the best σ_Li after 50 evaluations, the thesis' design 0.78
+    (0.998 and 0.98 after 100).
 
     Parameters
     ----------

@@ -4,6 +4,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -463,3 +464,18 @@ def test_initial_design_random_or_sobol_and_old_campaigns_resume(tmp_path):
         CampaignConfig.from_file(path, initial_design="lhs")
     with pytest.raises(ParameterError, match="initial design must be one of"):
         initial_point(1, method="lhs", seed=0, dim=3)
+
+
+def test_example_campaign_files_are_valid():
+    # the README's commands read these files: each must parse against its campaign's space
+    from asegraph.optimize.validate import load_validation_points
+
+    examples = Path(__file__).parents[2] / "examples"
+    small = CampaignConfig.from_file(examples / "optimize_small.toml")
+    assert small.initial_design == "sobol" and small.space.names[0] == "r_ani"
+    anion = CampaignConfig.from_file(examples / "optimize_anion.toml")
+    assert anion.space.names == small.space.names
+    points, swept = load_validation_points(examples / "optimize_points.toml", small.space)
+    assert "PEO-LiTFSI" in points and swept is None
+    sweep, swept = load_validation_points(examples / "optimize_sweep.toml", small.space)
+    assert swept == "r_ani" and len(sweep) == 6
