@@ -122,17 +122,30 @@ class TrainingConfig:
             )
 
 
-def regression_metrics(predicted: np.ndarray, target: np.ndarray) -> dict[str, float]:
-    """MAE, RMSE and R² averaged over targets; arrays [n, n_targets]."""
+def regression_metrics(
+    predicted: np.ndarray, target: np.ndarray, names: list[str] | None = None
+) -> dict[str, float]:
+    """MAE, RMSE and R² over all targets; arrays [n, n_targets].
+
+    With ``names`` (one per target) and several targets, each target's own
+    metrics are added as ``mae_<name>``, ``rmse_<name>``, ``r2_<name>``
+    (the pooled numbers mix targets of different spread, e.g. log10 G and K).
+    """
     error = predicted - target
     ss_res = (error**2).sum(axis=0)
     ss_tot = ((target - target.mean(axis=0)) ** 2).sum(axis=0)
     r2 = 1.0 - ss_res / np.where(ss_tot > 0, ss_tot, np.nan)
-    return {
+    out = {
         "mae": float(np.abs(error).mean()),
         "rmse": float(np.sqrt((error**2).mean())),
         "r2": float(np.nanmean(r2)) if np.isfinite(r2).any() else float("nan"),
     }
+    if names is not None and len(names) > 1 and error.ndim == 2:
+        for k, name in enumerate(names):
+            out[f"mae_{name}"] = float(np.abs(error[:, k]).mean())
+            out[f"rmse_{name}"] = float(np.sqrt((error[:, k] ** 2).mean()))
+            out[f"r2_{name}"] = float(r2[k])
+    return out
 
 
 def classification_metrics(probabilities: np.ndarray, labels: np.ndarray) -> dict[str, float]:
@@ -255,7 +268,8 @@ class Trainer:
         """Regression (MAE, RMSE, R²) or classification metrics of model-space arrays."""
         if self.classification:
             return classification_metrics(predicted, target)
-        return regression_metrics(predicted, target.reshape(predicted.shape))
+        names = list(self.model.config.targets)
+        return regression_metrics(predicted, target.reshape(predicted.shape), names)
 
     # -- training ---------------------------------------------------------
     def fit(

@@ -120,6 +120,25 @@ def test_classification_metrics(alloys):
     assert metrics["roc_auc"] > 0.7
 
 
+def test_regression_metrics_per_target():
+    """Several targets: pooled numbers plus each target's own (equal to one-column metrics)."""
+    from asegraph.training import regression_metrics
+
+    rng = np.random.default_rng(0)
+    target = rng.normal(size=(50, 2)) * [1.0, 0.1]
+    predicted = target + rng.normal(size=(50, 2)) * [0.3, 0.05]
+    both = regression_metrics(predicted, target, ["g", "k"])
+    for k, name in enumerate(["g", "k"]):
+        one = regression_metrics(predicted[:, k : k + 1], target[:, k : k + 1])
+        assert both[f"rmse_{name}"] == pytest.approx(one["rmse"])
+        assert both[f"mae_{name}"] == pytest.approx(one["mae"])
+        assert both[f"r2_{name}"] == pytest.approx(one["r2"])
+    assert both["rmse"] == pytest.approx(np.sqrt((both["rmse_g"] ** 2 + both["rmse_k"] ** 2) / 2))
+    # one target, or no names: the pooled numbers only
+    assert set(regression_metrics(predicted[:, :1], target[:, :1], ["g"])) == {"mae", "rmse", "r2"}
+    assert set(regression_metrics(predicted, target)) == {"mae", "rmse", "r2"}
+
+
 def test_log10_targets_need_positive_values(alloys):
     graphs, energies = alloys
     model = CGCNN(CGCNNConfig(**{**CONFIG, "target_transform": ["log10"]}))

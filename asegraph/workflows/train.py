@@ -156,7 +156,9 @@ def ensemble_metrics(ensemble, test_set, batch_size: int = 64) -> dict[str, floa
     target = test_set.targets.reshape(mean.shape).astype(np.float64)
     if ensemble.config.target_transform[0] == "log10":
         target = np.log10(target)
-    metrics = regression_metrics(mean, target) if ensemble.config.task == "regression" else {}
+    metrics = {}
+    if ensemble.config.task == "regression":
+        metrics = regression_metrics(mean, target, list(ensemble.config.targets))
     error = np.abs(mean - target)
     metrics["mean_std"] = float(std.mean())
     metrics["std_error_spearman"] = float(spearmanr(std.ravel(), error.ravel()).statistic)
