@@ -86,6 +86,7 @@ def text_summary(summary: dict) -> str:
         lines.append(
             f"probe {name:<17} learned {probe['learned']:.2f}  random {probe['random']:.2f}"
             f"  (chance {probe['chance']:.2f})"
+            + (f"; alone in class: {' '.join(probe['left_out'])}" if probe.get("left_out") else "")
         )
     for key, label in [
         ("most_stable_environments", "most stable"),

@@ -68,7 +68,9 @@ def test_explain_site_model_writes_everything(tmp_path, perovskite_csv):
     assert summary["n_structures"] == 8
     assert summary["probe_elements"]["n_used"] == 15 and not summary["probe_elements"]["left_out"]
     assert set(summary["probes"]) >= {"block", "radius", "electronegativity"}
-    assert summary["probes"]["block"]["n_elements"] == 15  # the 15 metals (thesis), not O
+    # the 15 metals (thesis), not O; La, the only f-block one, is alone in its class
+    assert summary["probes"]["block"]["n_elements"] == 14
+    assert summary["probes"]["block"]["left_out"] == ["La"]
     assert {"learned", "random"} <= set(summary["probes"]["block"])
     for name in ["elements_pca.png", "probes.png", "environments_O.png", "site_energy_A.png"]:
         assert (out / name).stat().st_size > 1000, name
@@ -82,6 +84,7 @@ def test_explain_site_model_writes_everything(tmp_path, perovskite_csv):
     known = [c for c in search["top30"] if c["in_dataset"]]
     assert all(c["true"] is not None for c in known)
     assert "structures" in result.output and "probe block" in result.output
+    assert "alone in class: La" in result.output
 
 
 def test_probes_leave_out_elements_the_model_barely_saw(tmp_path):
@@ -103,7 +106,8 @@ def test_probes_leave_out_elements_the_model_barely_saw(tmp_path):
         result.output
     )
     probes = json.loads((out / "summary.json").read_text())["probes"]
-    assert probes["block"]["n_elements"] == 9
+    # La alone in the f block, Pb in the p block: a 3-fold probe never trains on them
+    assert probes["block"]["n_elements"] == 7 and probes["block"]["left_out"] == ["La", "Pb"]
 
 
 def test_pool_model_gives_embeddings_and_skips_site_energies(tmp_path, perovskite_csv):

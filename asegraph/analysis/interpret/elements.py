@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -188,7 +189,7 @@ def element_probes(
     seed: int = 0,
     labels: dict[str, Sequence] | None = None,
     repeats: int = 10,
-) -> dict[str, dict[str, float]]:
+) -> dict[str, dict[str, Any]]:
     """Linear probes of element vectors against random vectors (thesis Fig. 3-3c).
 
     Parameters
@@ -214,7 +215,16 @@ def element_probes(
     dict
         ``{name: {"learned": accuracy, "learned_std": spread over the fold
         shuffles, "random": mean over draws, "random_std": spread over draws,
-        "chance": majority-class fraction, "n_elements": n, "n_classes": k}}``.
+        "chance": majority-class fraction, "n_elements": n, "n_classes": k,
+        "left_out": symbols alone in their class}}``.
+
+    Notes
+    -----
+    An element alone in its class (La, the only f-block metal; Bi, the only
+    group-15 one) is left out of that property's probe: a cross-validated
+    probe never sees its class when it is tested, so it is wrong by
+    construction, for learned and random vectors alike, and says nothing
+    about the vectors. It stays in the other properties' probes.
     """
     vectors = np.asarray(vectors, dtype=np.float64)
     if vectors.ndim != 2 or len(vectors) != len(symbols):
@@ -226,10 +236,14 @@ def element_probes(
         raise ParameterError(f"n_random must be >= 1, got {n_random}")
     labels = property_classes(symbols) if labels is None else labels
     rng = np.random.default_rng(seed)
-    results: dict[str, dict[str, float]] = {}
+    results: dict[str, dict[str, Any]] = {}
     for name, values in labels.items():
         values = np.asarray(values, dtype=object)
         known = np.array([v is not None for v in values])
+        names, sizes = np.unique([str(v) for v in values[known]], return_counts=True)
+        alone = set(names[sizes < 2].tolist())
+        left_out = [str(symbols[k]) for k in np.flatnonzero(known) if str(values[k]) in alone]
+        known &= np.array([str(v) not in alone for v in values])
         y = values[known]
         _, counts = np.unique([str(v) for v in y], return_counts=True)
         if known.sum() < folds or len(counts) < 2 or counts.max() < folds:
@@ -248,6 +262,7 @@ def element_probes(
             "chance": float(counts.max() / counts.sum()),
             "n_elements": int(known.sum()),
             "n_classes": len(counts),
+            "left_out": left_out,
         }
     return results
 

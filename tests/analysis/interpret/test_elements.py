@@ -48,7 +48,8 @@ def test_all_four_properties_are_probed():
     vectors = np.random.default_rng(0).normal(size=(len(SYMBOLS), 8))
     result = element_probes(vectors, SYMBOLS, n_random=2)
     assert set(result) == {"block", "group", "radius", "electronegativity"}
-    assert result["group"]["n_classes"] > 8
+    # groups of one (V, Cr, ... here) are left out of the group probe
+    assert result["group"]["n_classes"] > 5 and "V" in result["group"]["left_out"]
 
 
 def test_pca_map():
@@ -100,8 +101,9 @@ METALS = (
 
 def test_repeated_fold_shuffles_average_the_split_noise():
     rng = np.random.default_rng(3)
-    blocks = property_classes(METALS)["block"]
-    vectors = rng.normal(size=(len(METALS), 16))
+    symbols = [s for s in METALS if s != "La"]  # no class of one (see below)
+    blocks = property_classes(symbols)["block"]
+    vectors = rng.normal(size=(len(symbols), 16))
     vectors[:, :4] += 1.5 * np.array([[b == k for k in "spdf"] for b in blocks])
     per_shuffle = probe_accuracies(vectors, blocks, folds=3, seed=0, repeats=10)
     assert per_shuffle.shape == (10,)
@@ -109,7 +111,7 @@ def test_repeated_fold_shuffles_average_the_split_noise():
     assert per_shuffle[0] == pytest.approx(probe_accuracy(vectors, blocks, repeats=1))
     assert per_shuffle.std() > 0.01
     assert probe_accuracy(vectors, blocks) == pytest.approx(per_shuffle.mean())
-    result = element_probes(vectors, METALS, n_random=2, labels={"block": blocks})["block"]
+    result = element_probes(vectors, symbols, n_random=2, labels={"block": blocks})["block"]
     assert result["learned"] == pytest.approx(per_shuffle.mean())
     assert result["learned_std"] == pytest.approx(per_shuffle.std())
 
@@ -118,7 +120,7 @@ def test_the_group_probe_over_the_perovskite_metals_can_reach_the_thesis_figure(
     # 46 metals in 15 groups, 1 to 5 per group: a 3-fold split leaves 1-2 same-group
     # elements in training. An embedding that encodes the group (in a few directions,
     # the rest noise, as a learned v^(0) over its random start) must still score near
-    # 1 (only Bi, alone in group 15, can never be right); random vectors near chance.
+    # 1 (Bi, alone in group 15, is left out); random vectors near chance.
     groups = property_classes(METALS)["group"]
     rng = np.random.default_rng(0)
     codes = {g: rng.normal(size=8) for g in set(groups)}
@@ -128,7 +130,7 @@ def test_the_group_probe_over_the_perovskite_metals_can_reach_the_thesis_figure(
     result = element_probes(vectors, METALS, n_random=5, labels={"group": groups})["group"]
     assert result["learned"] > 0.9
     assert result["random"] < result["chance"] + 0.05
-    assert result["n_classes"] == 15
+    assert result["n_classes"] == 14 and result["left_out"] == ["Bi"]
 
 
 def test_probe_does_not_depend_on_the_axes_or_the_scale_of_the_embedding():
@@ -142,3 +144,20 @@ def test_probe_does_not_depend_on_the_axes_or_the_scale_of_the_embedding():
     np.testing.assert_allclose(
         probe_accuracies(moved, blocks), probe_accuracies(vectors, blocks), atol=1e-9
     )
+
+
+def test_an_element_alone_in_its_class_is_left_out_of_that_probe_only():
+    # La is the only f-block metal, Bi the only group-15 one: a cross-validated probe
+    # never trains on their class when it tests them (wrong by construction)
+    vectors = np.random.default_rng(5).normal(size=(len(METALS), 8))
+    result = element_probes(vectors, METALS, n_random=2)
+    assert result["block"]["left_out"] == ["La"]
+    assert result["block"]["n_elements"] == 45 and result["block"]["n_classes"] == 3
+    assert result["group"]["left_out"] == ["Bi"] and result["group"]["n_classes"] == 14
+    assert result["radius"]["left_out"] == [] and result["radius"]["n_elements"] == 46
+    # an exact block code now scores 1 (La could never be right: 45/46 at best before)
+    blocks = property_classes(METALS)["block"]
+    exact = np.array([[b == k for k in "spdf"] for b in blocks], dtype=float)
+    assert element_probes(exact, METALS, n_random=1, labels={"block": blocks})["block"][
+        "learned"
+    ] == pytest.approx(1.0)
