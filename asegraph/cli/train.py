@@ -345,31 +345,17 @@ def train(
     click.echo(_summary(output, metrics))
 
 
-# options that set the body of the network, which --init-from takes from its model
-_BODY_OPTIONS = (
-    "atom_features",
-    "atom_dim",
-    "conv",
-    "n_conv",
-    "batch_norm",
-    "cutoff",
-    "max_neighbors",
-    "ties",
-    "envelope",
-    "envelope_cutoff",
-)
-
-
 def _refuse_body_options(init_from: str) -> None:
     """With --init-from, an explicitly given body option would be silently replaced: refuse."""
     from click.core import ParameterSource
 
     from asegraph.exceptions import ParameterError
+    from asegraph.models.transfer import BODY_SETTINGS
 
     context = click.get_current_context()
     given = [
         f"--{name.replace('_', '-')}"
-        for name in _BODY_OPTIONS
+        for name in BODY_SETTINGS  # those that are not options have no source
         if context.get_parameter_source(name) == ParameterSource.COMMANDLINE
     ]
     if given:

@@ -37,6 +37,23 @@ FORMAT = "asegraph.cgcnn"
 FORMAT_VERSION = 1
 
 
+def atom_table_from_state(config: CGCNNConfig, state: dict) -> AtomFeatureTable | None:
+    """The fixed atom-feature table a state dict carries, or None for learned embeddings.
+
+    Parameters
+    ----------
+    config : CGCNNConfig
+    state : dict
+        ``CGCNN.state_dict()``; a table model holds ``atom_table`` [Z_max + 1, F]
+        and ``atom_known`` [Z_max + 1].
+    """
+    if config.atom_features != "table":
+        return None
+    return AtomFeatureTable(
+        state["atom_table"].double().numpy(), state["atom_known"].numpy(), config.atom_table_name
+    )
+
+
 def sha256(path: str | Path) -> str:
     """Hex SHA-256 of a file."""
     digest = hashlib.sha256()
@@ -134,13 +151,7 @@ def model_from_state(
             envelope_exponent=int(legacy["exponent"]),
         )
     config = CGCNNConfig.from_dict(config)
-    table = None
-    if config.atom_features == "table":
-        table = AtomFeatureTable(
-            state["atom_table"].double().numpy(),
-            state["atom_known"].numpy(),
-            config.atom_table_name,
-        )
+    table = atom_table_from_state(config, state)
     model = CGCNN(config, table)
     try:
         model.load_state_dict(state)

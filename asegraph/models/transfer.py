@@ -126,18 +126,12 @@ def transfer_model(config: CGCNNConfig, source: Any) -> CGCNN:
     ModelNotFoundError, ModelFileError
         ``source`` cannot be loaded.
     """
-    from asegraph.graph.features import AtomFeatureTable
+    from asegraph.models.checkpoint import atom_table_from_state
 
     model = _source_model(source)
     config = body_config(config, model)
     state = model.state_dict()
-    table = None
-    if config.atom_features == "table":
-        table = AtomFeatureTable(
-            state["atom_table"].double().numpy(),
-            state["atom_known"].numpy(),
-            config.atom_table_name,
-        )
+    table = atom_table_from_state(config, state)
     new = CGCNN(config, table)
     body = {k: v for k, v in state.items() if k.startswith(_BODY_STATE)}
     missing, unexpected = new.load_state_dict(body, strict=False)
@@ -179,7 +173,7 @@ def select_target(model: Any, target: str) -> Any:
     ParameterError
         ``target`` is not one of the model's targets, or the model is a classifier.
     """
-    from asegraph.graph.features import AtomFeatureTable
+    from asegraph.models.checkpoint import atom_table_from_state
     from asegraph.models.ensemble import Ensemble
 
     if isinstance(model, Ensemble) and model.config.targets != [target]:
@@ -201,13 +195,7 @@ def select_target(model: Any, target: str) -> Any:
         target_transform=[config.target_transform[k]],
     )
     state = model.state_dict()
-    table = None
-    if config.atom_features == "table":
-        table = AtomFeatureTable(
-            state["atom_table"].double().numpy(),
-            state["atom_known"].numpy(),
-            config.atom_table_name,
-        )
+    table = atom_table_from_state(config, state)
     out_layer = "fc_site" if config.readout == "site" else "fc_out"
     for name in (f"{out_layer}.weight", f"{out_layer}.bias", "target_mean", "target_std"):
         state[name] = state[name][k : k + 1]  # row k: the output and scale of that target
