@@ -85,6 +85,8 @@ FIDELITY = {
     "fit_start": 0.05,
     "fit_end": 0.25,
     "n_blocks": 4,
+    "non_diffusive": "flag",  # 40 ps runs are never diffusive: no extension (2x the cost)
+    "max_extensions": 2,  # unused with "flag"; the stored campaign's value, so it resumes
 }
 
 #: Arms: (label, initial design, number of initial points).

@@ -64,12 +64,15 @@ def run(config: Path, batch, budget, scheduler, directory, executor, progress) -
         f"campaign {directory}: {len(results)} evaluations, {len(ok)} ok, "
         f"{len(results) - len(ok)} failed ({time.perf_counter() - t0:.0f} s this run)"
     )
+    longer = [r for r in ok if r["result"].get("n_extensions", 0) > 0]
+    if longer:  # non_diffusive = "extend" (the default): these ran 2x, 4x, ... n_prod
+        click.echo(f"{len(longer)} of {len(ok)} ok evaluations extended (see n_extensions)")
     slow = [r for r in ok if r["result"].get("diffusive") is False]
     if slow:  # say it: such transport ranks designs by sub-diffusive (caged) motion
         click.echo(
             f"{len(slow)} of {len(ok)} ok evaluations not diffusive (Li or anion MSD log-log "
             "slope outside diffusive_range over the fit window; see their msd_slope_*): "
-            "lengthen n_prod or set non_diffusive = 'extend'"
+            "lengthen n_prod or, with non_diffusive = 'extend', raise max_extensions"
         )
     if ok:
         best = max(ok, key=lambda r: r["value"])

@@ -14,6 +14,7 @@ from asegraph.cli.optimize import optimize
 from asegraph.exceptions import InputFileError, ParameterError
 from asegraph.optimize.acquisition import initial_point
 from asegraph.optimize.campaign import Campaign, CampaignConfig, load_campaign, make_executor
+from asegraph.optimize.cgmd.md import CGMDSettings
 from asegraph.optimize.report import best_so_far, expected_random_best, make_report
 from asegraph.optimize.store import CampaignStore
 
@@ -301,11 +302,16 @@ def test_real_cgmd_campaign_records_transport(tmp_path):
     assert out.exit_code == 0, out.output
     _, res, _ = load_campaign(tmp_path / "camp")
     assert sorted(res) == [0, 1, 2]
-    # 1.3 ps runs are ballistic (MSD slopes ~1.4-2), not diffusive: the run's summary
-    # says how many, never hides it
+    # 1.3 ps runs are ballistic (MSD slopes ~1.4-2), not diffusive: the default
+    # non_diffusive = "extend" runs each once more (2.6 ps, still too short), then the
+    # run's summary says how many were extended and how many are not diffusive
     ok = [r for r in res.values() if r["status"] == "ok"]
     slow = sum(r["result"]["diffusive"] is False for r in ok)
     assert slow >= 1 and f"{slow} of {len(ok)} ok evaluations not diffusive" in out.output
+    longer = [r for r in ok if r["result"]["n_extensions"] == 1]
+    assert all(r["result"]["n_prod_steps"] == 640 for r in longer)
+    assert all(r["result"]["n_extensions"] == 1 for r in ok if not r["result"]["diffusive"])
+    assert f"{len(longer)} of {len(ok)} ok evaluations extended" in out.output
     for r in res.values():
         if r["status"] == "ok":
             assert r["value"] == r["result"]["sigma_li"]
@@ -475,6 +481,12 @@ def test_example_campaign_files_are_valid():
     assert small.initial_design == "sobol" and small.space.names[0] == "r_ani"
     anion = CampaignConfig.from_file(examples / "optimize_anion.toml")
     assert anion.space.names == small.space.names
+    # the thesis-scale example runs the default length and policy (2 ns, extend once);
+    # the 10 ps quick look is never diffusive, so it flags instead of doubling every run
+    default = CGMDSettings().to_dict()
+    for key in ("n_prod", "n_equil", "stride", "non_diffusive", "max_extensions"):
+        assert anion.simulation[key] == default[key], key
+    assert small.simulation["non_diffusive"] == "flag" and default["non_diffusive"] == "extend"
     points, swept = load_validation_points(examples / "optimize_points.toml", small.space)
     assert "PEO-LiTFSI" in points and swept is None
     sweep, swept = load_validation_points(examples / "optimize_sweep.toml", small.space)

@@ -144,7 +144,10 @@ TINY = dict(
 
 
 def test_run_cgmd_tiny_gives_finite_transport():
-    res = run_cgmd(dict(PEO_LITFSI_REFERENCE, c_salt=0.15), TINY, seed=0)
+    # 1.3 ps runs are never diffusive: "flag" so the default "extend" does not double them
+    res = run_cgmd(
+        dict(PEO_LITFSI_REFERENCE, c_salt=0.15), dict(TINY, non_diffusive="flag"), seed=0
+    )
     for key in ("sigma", "sigma_li", "t_li", "sigma_ne", "value", "uncertainty"):
         assert np.isfinite(res[key])
     assert res["value"] == res["sigma_li"] and res["backend"] == "ase"
@@ -183,22 +186,49 @@ def test_more_forcefield_and_settings_errors(small):
         CGMDSettings(n_equil=-1)
 
 
-def test_diffusive_flag_extend_and_fail():
+def test_diffusive_default_extends_once_flag_and_fail():
     params = dict(PEO_LITFSI_REFERENCE, c_salt=0.15)
     strict = dict(TINY, diffusive_range=[0.999, 1.001])  # practically never met
-    res = run_cgmd(params, strict, seed=0)
-    assert res["diffusive"] is False and res["n_extensions"] == 0
-    assert np.isfinite(res["msd_slope_cation"]) and np.isfinite(res["msd_slope_anion"])
-    assert res["fit_window_ps"][1] > res["fit_window_ps"][0] > 0
-    ext = run_cgmd(params, dict(strict, non_diffusive="extend", max_extensions=1), seed=0)
+    # the default policy: extend once (same trajectory, 2x production, fit at 2x the lags),
+    # then keep the result flagged as not diffusive
+    ext = run_cgmd(params, strict, seed=0)
+    assert CGMDSettings().non_diffusive == "extend" and CGMDSettings().max_extensions == 1
     assert ext["n_extensions"] == 1 and ext["n_prod_steps"] == 2 * TINY["n_prod"]
     assert ext["production_ps"] == pytest.approx(2 * TINY["n_prod"] * 4.0 / 1000)
+    assert ext["diffusive"] is False and np.isfinite(ext["sigma_li"])
+    res = run_cgmd(params, dict(strict, non_diffusive="flag"), seed=0)
+    assert res["diffusive"] is False and res["n_extensions"] == 0
+    assert res["n_prod_steps"] == TINY["n_prod"]
+    assert np.isfinite(res["msd_slope_cation"]) and np.isfinite(res["msd_slope_anion"])
+    assert res["fit_window_ps"][1] > res["fit_window_ps"][0] > 0
+    # refitted at twice the lags (to a frame: blocks are whole frames)
+    assert ext["fit_window_ps"] == pytest.approx([2 * t for t in res["fit_window_ps"]], rel=0.1)
     with pytest.raises(SimulationFailed, match="not diffusive in the fit window"):
         run_cgmd(params, dict(strict, non_diffusive="fail"), seed=0)
     with pytest.raises(ParameterError, match="non_diffusive must be"):
         CGMDSettings(non_diffusive="ignore")
     with pytest.raises(ParameterError, match="diffusive_range must be"):
         CGMDSettings(diffusive_range=[1.1, 1.2])
+
+
+def test_default_extension_doubles_a_default_run_once_at_most():
+    # the policy object run_cgmd uses, with the default settings and a mocked analysis:
+    # a 2 ns run that stays non-diffusive gets one more 2 ns (4 ns in all), never more;
+    # a diffusive one none
+    s = CGMDSettings()
+    calls = []
+
+    def never(frames):
+        calls.append(len(frames))
+        return type("R", (), {"diffusive": False})()
+
+    ext = DiffusiveExtension(s, never)
+    assert ext(np.zeros((2000, 2, 3))) == s.n_prod == 500_000
+    assert ext(np.zeros((4000, 2, 3))) == 0 and ext.n_extensions == 1
+    assert ext.n_prod * s.timestep_fs / 1000 == pytest.approx(4000.0)  # ps
+    assert calls == [2000]  # no analysis once the budget is spent
+    ok = DiffusiveExtension(s, lambda frames: type("R", (), {"diffusive": True})())
+    assert ok(np.zeros((2000, 2, 3))) == 0 and ok.n_extensions == 0
 
 
 def test_extend_policy_reaches_the_diffusive_window_of_a_caged_then_diffusive_trajectory():

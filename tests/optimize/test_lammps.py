@@ -52,6 +52,7 @@ def test_lammps_md_runs_and_gives_transport():
             stride=10,
             coulomb_cutoff=8.0,
             backend="lammps",
+            non_diffusive="flag",  # 1.3 ps is never diffusive: do not double it
         ),
         seed=0,
     )
@@ -80,20 +81,17 @@ def test_pppm_coulomb_forces_within_1e4_of_pymatgen(system):
     assert 1e-9 < acc < 1e-6
 
 
-def test_lammps_extends_the_same_trajectory():
+def test_lammps_extends_the_same_trajectory_once_by_default():
     from asegraph.optimize.cgmd.md import run_cgmd
 
     tiny = dict(n_chains=3, chain_length=8, n_minimize=50, n_equil=100, n_prod=320, stride=10)
+    # default non_diffusive = "extend", max_extensions = 1
     res = run_cgmd(
         dict(PEO_LITFSI_REFERENCE, c_salt=0.15),
-        dict(
-            tiny,
-            backend="lammps",
-            diffusive_range=[0.999, 1.001],
-            non_diffusive="extend",
-            max_extensions=1,
-        ),
+        dict(tiny, backend="lammps", diffusive_range=[0.999, 1.001]),
         seed=0,
     )
     assert res["n_extensions"] == 1 and res["n_prod_steps"] == 640
-    assert np.isfinite(res["sigma_li"])
+    assert res["diffusive"] is False and np.isfinite(res["sigma_li"])
+    # 4 blocks of 640 / 4 steps x 4 fs, fit window 0.2-0.5 of a block
+    assert res["fit_window_ps"] == pytest.approx([0.2 * 0.64, 0.5 * 0.64])

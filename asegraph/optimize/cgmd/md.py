@@ -22,19 +22,28 @@ to 100 ps and 0.88–0.90 over windows from 100 to 600 ps lags, inside the
 within the run).  The defaults therefore fit at 100–250 ps lags: 100 ps of
 equilibration, 2 ns of production (``n_prod = 500_000`` steps of 4 fs,
 frames every 1 ps) in 4 blocks of 500 ps, fit window 0.2–0.5 of a block.
-Four independent default-length runs of the reference point gave slopes
-(Li, anion) of (0.90, 0.88), (0.90, 0.93), (0.82, 0.87) and (0.92, 0.93): the
-defaults sit at the edge of the diffusive regime, and one run of the four was
-flagged; ``non_diffusive = "extend"`` with ``max_extensions = 1`` continued it
-to 4 ns (fit at 200–500 ps lags), where it was diffusive (0.88, 0.92).
-One default evaluation (660 beads, 525,000 steps) costs ~8 CPU-minutes
-with the LAMMPS backend (~1,100 steps per CPU-second) and ~37 with the ASE
-backend (~240 steps/s).  The former 40 ps runs (fit at 0.5–2.5 ps lags) had
-Li slopes of 0.73 and σ_Li 2.6x the diffusive value: set ``n_prod`` (and
-``stride``) lower only for quick looks, and read ``diffusive`` in the
-results.  Time is not calibrated in the CG model, and thesis ch. 5 gives no
-temperature, time step or thermostat: 400 K, 4 fs and 1 ps Langevin damping
-are this package's choices (checked in :class:`CGMDSettings`).
+Four independent 2 ns runs of the reference point gave slopes (Li, anion) of
+(0.90, 0.88), (0.90, 0.93), (0.82, 0.87) and (0.92, 0.93): 2 ns sits at the
+edge of the diffusive regime, and one run of the four was not diffusive.
+Hence the default ``non_diffusive = "extend"`` with ``max_extensions = 1``:
+a run whose slopes are outside the range after 2 ns continues the same
+trajectory to 4 ns and is fitted again at doubled lags (200–500 ps; the
+flagged run was diffusive there, (0.88, 0.92)); one still outside after that
+is kept and flagged (``diffusive = false``).  Every result records
+``n_extensions``, ``n_prod_steps``, ``production_ps`` and the fitted
+``fit_window_ps``.  Cost at 660 beads: ~8 CPU-minutes per 2 ns evaluation
+with the LAMMPS backend (~1,100 steps per CPU-second), ~16 for an extended
+one, so ~1.25x 8 CPU-minutes on average at the reference point (1 run in 4
+extended); the ASE backend is ~4.5x slower (~37 CPU-minutes, ~240 steps/s).
+``"flag"`` never extends (fixed cost; short quick-look runs, which cannot be
+diffusive, should set it, or each of them doubles), ``"fail"`` records a
+non-diffusive run as failed.  The former 40 ps runs (fit at 0.5–2.5 ps
+lags) had Li slopes of 0.73 and σ_Li 2.6x the diffusive value: set
+``n_prod`` (and ``stride``) lower only for quick looks, and read
+``diffusive`` in the results.  Time is not calibrated in the CG model, and
+thesis ch. 5 gives no temperature, time step or thermostat: 400 K, 4 fs and
+1 ps Langevin damping are this package's choices (checked in
+:class:`CGMDSettings`).
 """
 
 from __future__ import annotations
@@ -87,8 +96,9 @@ class CGMDSettings:
     n_equil, n_prod : int
         Equilibration and production MD steps (defaults 100 ps and 2 ns at
         4 fs: the reference point's MSD is diffusive at the fit window's
-        100–250 ps lags; see the module docstring for the measurement and
-        the CPU cost).
+        100–250 ps lags in 3 of 4 independent runs, the fourth once extended
+        to 4 ns; see the module docstring for the measurement and the CPU
+        cost).
     stride : int
         Steps between recorded ion frames (default 250: 1 ps; the fits start
         at 100 ps lags, so finer frames add data, not statistics).
@@ -120,14 +130,21 @@ class CGMDSettings:
         Log-log MSD slopes (Li and anion, over the fit window) counted as
         diffusive; recorded as ``msd_slope_cation``/``msd_slope_anion`` and
         ``diffusive`` in every result.
-    non_diffusive : {"flag", "extend", "fail"}
-        What a non-diffusive evaluation does: only flagged (``diffusive =
-        false`` in the result), extended (the trajectory continues, doubling
-        the production each time, at most ``max_extensions`` times; the flag
-        stays false if it never became diffusive), or failed
-        (:class:`SimulationFailed`, recorded as a failed evaluation).
+    non_diffusive : {"extend", "flag", "fail"}
+        What a non-diffusive evaluation does.  ``"extend"`` (default): the
+        same trajectory continues, doubling the production each time (2 ns
+        -> 4 ns with the defaults), and the transport is refitted at the same
+        fractions of the now twice as long blocks (twice the lags); it stops
+        as soon as the slopes are in ``diffusive_range`` or after
+        ``max_extensions`` extensions, and a run still outside is kept with
+        ``diffusive = false``.  ``"flag"``: never extends (fixed cost, result
+        flagged; for quick looks with short runs, which are never diffusive
+        and would otherwise each double).  ``"fail"``: raises
+        :class:`SimulationFailed`, recorded as a failed evaluation.
     max_extensions : int
-        Most extensions with ``non_diffusive = "extend"``.
+        Most extensions with ``non_diffusive = "extend"`` (default 1: at most
+        2x the production, 4 ns and ~16 CPU-minutes with LAMMPS at 660 beads;
+        the result's ``n_extensions`` says how many ran).
     backend : {"ase", "lammps"}
         MD engine.
     threads : int
@@ -158,8 +175,8 @@ class CGMDSettings:
     fit_end: float = 0.5
     n_blocks: int = 4
     diffusive_range: tuple[float, float] = (0.85, 1.15)
-    non_diffusive: str = "flag"
-    max_extensions: int = 2
+    non_diffusive: str = "extend"
+    max_extensions: int = 1
     backend: str = "ase"
 
     def __post_init__(self) -> None:
