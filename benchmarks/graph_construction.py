@@ -11,8 +11,8 @@ Prints structures/second on the perovskites of the CSV (5-atom cells) and on
 * ``build_graph(atoms, cutoff=8, max_neighbors=12)``: the whole crystal graph
   (neighbour search, per-atom selection of the 12 nearest, validation), one
   structure per call;
-* ``build_graphs(list, ...)``: the same graphs for a list, small cells
-  searched together (what datasets and ``asegraph predict`` use);
+* ``build_graphs(list, ...)``: the same graphs for a list, one
+  ``build_graph`` call each (what datasets and ``asegraph predict`` use);
 * ``Structure.get_all_neighbors(8.0)``: the original CGCNN code's method
   (neighbours only, before its Python sort and truncation);
 * ``Structure.get_neighbor_list(8.0)``: pymatgen's vectorised search.

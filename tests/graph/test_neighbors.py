@@ -171,24 +171,6 @@ def test_adaptive_search_radius_gives_the_full_cutoff_result(seed, ties):
     assert _as_set(*fast[:3]) == _as_set(*full[:3])
 
 
-@pytest.mark.parametrize("ties", ["keep", "truncate"])
-def test_build_graphs_equals_build_graph_one_by_one(ties, rng):
-    from ase.build import molecule
-
-    from asegraph.graph.crystal_graph import build_graphs
-
-    structures = [random_triclinic(rng, n, 4.0 + n / 3) for n in (1, 2, 5, 5, 5, 8, 20)]
-    structures += [bulk("NaCl", "rocksalt", a=5.64), bulk("Cu", "fcc", a=3.6).repeat((2, 2, 2))]
-    structures += [molecule("CH4")]
-    graphs = build_graphs(structures, cutoff=8.0, max_neighbors=12, ties=ties, chunk_size=2)
-    for atoms, graph in zip(structures, graphs):
-        reference = build_graph(atoms, cutoff=8.0, max_neighbors=12, ties=ties)
-        assert graph_edges(graph) == graph_edges(reference)
-        np.testing.assert_allclose(
-            np.sort(graph.distances), np.sort(reference.distances), atol=1e-10
-        )
-
-
 def test_build_graphs_reports_bad_structures_in_place():
     from asegraph.exceptions import StructureError
     from asegraph.graph.crystal_graph import build_graphs

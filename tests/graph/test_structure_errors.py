@@ -99,7 +99,7 @@ def test_atoms_at_exactly_one_position(pbc, other):
         match=r"'dup': atoms 0 \(Cu\) and 2 \(Cu\) are 0 Å apart \(closer than 0.1 Å\); remove dup",
     ):
         build_graph(atoms, name="dup")
-    # the batched path (predict, datasets) has its own dense search: same answer
+    # the list path (predict, datasets) returns it in place
     (error,) = build_graphs([atoms], names=["dup"], errors="return")
     assert isinstance(error, StructureError) and "0 Å apart" in str(error)
 
