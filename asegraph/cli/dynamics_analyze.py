@@ -78,7 +78,8 @@ def _pairs(text: str | None, name: str, value=float) -> dict | None:
     help="Output netCDF; figures and snapshots go beside it.",
 )
 @click.option("--figures/--no-figures", default=True)
-@click.option("--quiet", is_flag=True, help="No progress bars.")
+@click.option("--progress/--no-progress", default=True, help="Progress bars.")
+@click.option("--quiet", is_flag=True, hidden=True, help="Same as --no-progress.")
 def analyze(
     result,
     trajectory,
@@ -103,6 +104,7 @@ def analyze(
     snapshot_radius,
     output,
     figures,
+    progress,
     quiet,
 ) -> None:
     """What the states in RESULT (a GDyNet .nc) are, on the TRAJECTORY it was made from."""
@@ -149,7 +151,7 @@ def analyze(
         axis=axis,
         n_snapshots=snapshots,
         snapshot_radius=snapshot_radius,
-        verbose=not quiet,
+        verbose=progress and not quiet,
     )
     written = save_states(dataset, configurations, output, figures=figures)
     click.echo(summary_table(dataset))

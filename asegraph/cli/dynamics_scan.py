@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from asegraph.cli.dynamics import _FriendlyCommand, load_and_configure, shared_options
+from asegraph.cli.options import HiddenAliases
 
 
 @click.command("scan", cls=_FriendlyCommand, context_settings={"show_default": True})
@@ -21,8 +22,11 @@ from asegraph.cli.dynamics import _FriendlyCommand, load_and_configure, shared_o
 @click.option("--states", "-k", default="2,3,4", help="Numbers of states K to try, e.g. 2,3,4.")
 @click.option("--lag", required=True, help="Lag times to try, e.g. 0.5ps,1ps,2ps.")
 @click.option(
-    "--output",
     "-o",
+    "--output-dir",
+    "output",
+    cls=HiddenAliases,
+    aliases=["--output"],
     required=True,
     type=click.Path(file_okay=False),
     help="Output folder (created; resumed if it holds an interrupted scan).",

@@ -134,7 +134,11 @@ def report(campaign: Path, out, points, baseline, top) -> None:
     help="TOML/YAML with [points.NAME] tables or a one-parameter [sweep] to simulate.",
 )
 @click.option(
-    "--out",
+    "-o",
+    "--output-dir",
+    "out",
+    cls=HiddenAliases,
+    aliases=["--out"],
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
     help="Output directory (default: CAMPAIGN/validation).",

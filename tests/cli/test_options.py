@@ -33,5 +33,40 @@ def test_commands_share_one_spelling_per_setting():
     train = runner.invoke(cli, ["train", "--help"]).output
     for shown in ("--max-neighbors", "--lr", "--no-progress", "--epochs"):
         assert shown in train
-    report = runner.invoke(cli, ["optimize", "report", "--help"]).output
-    assert "--output-dir" in report and "--out " not in report
+    for command in (["optimize", "report"], ["optimize", "validate"]):
+        folder = runner.invoke(cli, [*command, "--help"]).output
+        assert "-o, --output-dir" in folder and "--out " not in folder
+    scan = runner.invoke(dynamics, ["scan", "--help"]).output
+    assert "-o, --output-dir" in scan and "--output " not in scan
+    analyze = runner.invoke(dynamics, ["analyze", "--help"]).output
+    assert "--progress / --no-progress" in analyze and "--quiet" not in analyze
+
+
+def test_old_folder_and_progress_spellings_still_parse(tmp_path):
+    runner = CliRunner()
+    missing = tmp_path / "missing"
+    for args in (
+        ["optimize", "validate", str(missing), "--points", "p.toml", "--out", "v"],
+        ["optimize", "report", str(missing), "--out", "r"],
+    ):
+        result = runner.invoke(cli, args)
+        assert result.exit_code == 2 and "campaign store" in result.output  # parsed, then refused
+    for flag in ("--quiet", "--no-progress"):
+        args = ["analyze", str(tmp_path / "r.nc"), "t.dcd", "--topology", "t.pdb", "-o", "s.nc"]
+        result = runner.invoke(dynamics, [*args, flag])
+        assert result.exit_code == 2 and "GDyNet result" in result.output
+    result = runner.invoke(
+        dynamics,
+        [
+            "scan",
+            "t.dcd",
+            "--select",
+            "name Li",
+            "--lag",
+            "1ps",
+            "--output",
+            str(tmp_path / "scan"),
+            "--help",
+        ],
+    )
+    assert result.exit_code == 0
