@@ -87,6 +87,7 @@ FIDELITY = {
     "n_blocks": 4,
     "non_diffusive": "flag",  # 40 ps runs are never diffusive: no extension (2x the cost)
     "max_extensions": 2,  # unused with "flag"; the stored campaign's value, so it resumes
+    "diffusive_min_rms": 0.0,  # the stored campaign's diffusive flags were slopes only
 }
 
 #: Arms: (label, initial design, number of initial points).

@@ -246,6 +246,8 @@ _CAMPAIGN_TYPES = {
 _EXAMPLES = {int: "10", float: "2.0", str: '"text"', bool: "true"}
 #: Identity keys added after campaigns were stored: the value an older header implies.
 _IDENTITY_DEFAULTS = {"initial_design": "sobol"}
+#: CG-MD settings added after campaigns were stored: the value an older header implies.
+_SIMULATION_DEFAULTS = {"diffusive_min_rms": 0.0}
 
 
 # ------------------------------------------------------------------- evaluation
@@ -405,7 +407,11 @@ class Campaign:
             )
         records = self.store.load()
         header, proposed, results = self.store.summarize(records)
-        stored, mine = header.get("identity", {}), jsonsafe(self.config.identity())
+        stored, mine = dict(header.get("identity", {})), jsonsafe(self.config.identity())
+        if isinstance(stored.get("simulation"), dict):  # fill settings added since
+            sim = mine["simulation"]
+            old = {k: v for k, v in _SIMULATION_DEFAULTS.items() if k in sim}
+            stored["simulation"] = {**old, **stored["simulation"]}
         diff = sorted(k for k in mine if stored.get(k, _IDENTITY_DEFAULTS.get(k)) != mine[k])
         if diff:
             raise InputFileError(

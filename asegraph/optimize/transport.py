@@ -26,7 +26,13 @@ every time origin of the whole trajectory, not block by block, so that lags of
 a good fraction of a block are well sampled) is recorded
 (``msd_slope_cation``, ``msd_slope_anion``; 1 = diffusive, < 1 sub-diffusive
 cage motion, up to 2 ballistic) with the window in ps, and ``diffusive`` is
-true when both lie in ``diffusive_range`` (default 0.85–1.15).
+true when both lie in ``diffusive_range`` (default 0.85–1.15) and both self
+MSDs at the window's first lag (``msd_start_cation``, ``msd_start_anion``, Å²)
+are at least ``min_msd``.  The second test catches short lags where the slope
+passes through 1 without diffusion: on the way down from ballistic (2) to
+caged (< 1), or inside a cage (overdamped motion in a trap is linear in the
+lag until the cage size is reached); an ion has diffused only once it has
+left its neighbours behind.
 Conductivities are in S/cm, diffusion coefficients in Å²/ps.
 """
 
@@ -68,6 +74,9 @@ class TransportResult:
     n_blocks: int
     msd_slope_cation: float = float("nan")
     msd_slope_anion: float = float("nan")
+    msd_start_cation: float = float("nan")
+    msd_start_anion: float = float("nan")
+    min_msd: float = 0.0
     diffusive: bool = False
     diffusive_range: tuple[float, float] = (0.85, 1.15)
     estimator: dict = field(default_factory=dict)
@@ -154,6 +163,7 @@ def onsager_transport(
     fit_window: tuple[float, float] = (0.05, 0.25),
     n_blocks: int = 4,
     diffusive_range: tuple[float, float] = (0.85, 1.15),
+    min_msd: float = 0.0,
 ) -> TransportResult:
     """σ, t_Li, σ_Li (Onsager, with cross-correlations) and Nernst–Einstein values.
 
@@ -177,6 +187,9 @@ def onsager_transport(
         Contiguous blocks for the standard errors (>= 2).
     diffusive_range : (float, float)
         Log-log MSD slopes counted as diffusive (both species).
+    min_msd : float
+        Self MSD (Å²) both species must have reached at the window's first lag
+        to count as diffusive (0: slopes only).
 
     Returns
     -------
@@ -207,6 +220,8 @@ def onsager_transport(
         raise ParameterError(
             f"transport: diffusive_range must satisfy 0 < low < 1 < high, got {diffusive_range}"
         )
+    if not min_msd >= 0:
+        raise ParameterError(f"transport: min_msd must be >= 0 (Å²), got {min_msd}")
     for name, v in (
         ("timestep_fs", timestep_fs),
         ("volume", volume),
@@ -252,10 +267,11 @@ def onsager_transport(
     # of a good part of a block, one block holds few independent origins
     lo, hi = _window_lags(size, fit_window)
     lags = np.arange(lo, hi) * timestep_fs
-    slope_c = _loglog_slope(lags, _self_msd(pos, cat)[lo:hi])
-    slope_a = _loglog_slope(lags, _self_msd(pos, ani)[lo:hi])
+    msd_c, msd_a = _self_msd(pos, cat)[lo:hi], _self_msd(pos, ani)[lo:hi]
+    slope_c, slope_a = _loglog_slope(lags, msd_c), _loglog_slope(lags, msd_a)
     lo_d, hi_d = diffusive_range
-    diffusive = bool(lo_d <= slope_c <= hi_d and lo_d <= slope_a <= hi_d)
+    moved = min(msd_c[0], msd_a[0]) >= min_msd
+    diffusive = bool(lo_d <= slope_c <= hi_d and lo_d <= slope_a <= hi_d and moved)
     return TransportResult(
         sigma=float(sigma),
         sigma_err=err("sigma", pref),
@@ -272,6 +288,9 @@ def onsager_transport(
         n_blocks=n_blocks,
         msd_slope_cation=slope_c,
         msd_slope_anion=slope_a,
+        msd_start_cation=float(msd_c[0]),
+        msd_start_anion=float(msd_a[0]),
+        min_msd=float(min_msd),
         diffusive=diffusive,
         diffusive_range=(float(lo_d), float(hi_d)),
         estimator={
@@ -284,7 +303,8 @@ def onsager_transport(
             "errors": f"mean and standard error over {n_blocks} contiguous blocks",
             "msd_slope": (
                 "d ln MSD / d ln lag of the self MSD over the fit window, all time origins "
-                "of the whole trajectory"
+                "of the whole trajectory; diffusive also needs the self MSD at the "
+                "window's first lag >= min_msd"
             ),
         },
     )

@@ -1,3 +1,4 @@
+import importlib.util
 import json
 import os
 import signal
@@ -470,6 +471,31 @@ def test_initial_design_random_or_sobol_and_old_campaigns_resume(tmp_path):
         CampaignConfig.from_file(path, initial_design="lhs")
     with pytest.raises(ParameterError, match="initial design must be one of"):
         initial_point(1, method="lhs", seed=0, dim=3)
+
+
+def test_stored_cgmd_campaign_resumes_after_new_simulation_settings(tmp_path):
+    # benchmarks/results/initial_design_cg was stored before diffusive_min_rms existed (and
+    # with non_diffusive = "flag", max_extensions = 2, the defaults then): it resumes with
+    # those values stated, and refuses today's defaults instead of mixing two criteria
+    import shutil
+
+    root = Path(__file__).parents[2]
+    shutil.copytree(root / "benchmarks/results/initial_design_cg", tmp_path / "c")
+    spec = importlib.util.spec_from_file_location("idb", root / "benchmarks/initial_design.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    camp = {"name": "initial-design-emulator", "strategy": "sobol", "n_initial": 1}
+    camp.update(batch=1, budget=43, objective="sigma_li")
+    space = {"builtin": "peo_litfsi", "group": "anion"}
+
+    def config(sim):
+        return CampaignConfig.from_dict({"campaign": camp, "space": space, "simulation": sim})
+
+    assert bench.FIDELITY["diffusive_min_rms"] == 0.0
+    assert len(Campaign(config(bench.FIDELITY), tmp_path / "c").run(progress=False)) == 43
+    today = {k: v for k, v in bench.FIDELITY.items() if k != "diffusive_min_rms"}
+    with pytest.raises(InputFileError, match="different \\['simulation'\\]"):
+        Campaign(config(today), tmp_path / "c").run(progress=False)
 
 
 def test_example_campaign_files_are_valid():

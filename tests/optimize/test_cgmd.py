@@ -244,7 +244,7 @@ def test_extend_policy_reaches_the_diffusive_window_of_a_caged_then_diffusive_tr
     q = np.r_[np.ones(n), -np.ones(n)]
 
     def analyse(frames):
-        return transport_from_frames(frames, q, 30.0**3, s)
+        return transport_from_frames(frames, q, 30.0**3, s, n_beads=660)
 
     first = analyse(traj[: s.n_prod // s.stride])
     assert not first.diffusive and first.msd_slope_cation < 0.85
@@ -273,6 +273,14 @@ def test_default_run_fits_where_the_reference_point_was_measured_diffusive():
     n_frames = s.n_prod // s.stride
     step = rng.standard_normal((n_frames, 8, 3)) * np.sqrt(2 * 1e-4 * s.timestep_fs * s.stride)
     q = np.r_[np.ones(4), -np.ones(4)]
-    res = transport_from_frames(np.cumsum(step, axis=0), q, 40.0**3, s)
+    res = transport_from_frames(np.cumsum(step, axis=0), q, 40.0**3, s, n_beads=660)
     assert res.fit_window_ps == pytest.approx((lo, hi))
     assert res.diffusive  # Brownian ions, slopes ~1 at these lags
+    # ... and moved more than a mean bead spacing (here 4.6 Å) by the window start
+    assert s.diffusive_min_rms == 1.0 and res.min_msd == pytest.approx((40.0**3 / 660) ** (2 / 3))
+    assert min(res.msd_start_cation, res.msd_start_anion) > res.min_msd
+    slow = transport_from_frames(np.cumsum(step, axis=0) / 3, q, 40.0**3, s, n_beads=660)
+    assert slow.msd_slope_cation == pytest.approx(res.msd_slope_cation)  # same slopes,
+    assert not slow.diffusive  # but 9x smaller MSDs: still inside the first neighbour shell
+    with pytest.raises(ParameterError, match="diffusive_min_rms must be >= 0"):
+        CGMDSettings(diffusive_min_rms=-0.5)

@@ -105,6 +105,34 @@ def test_msd_loglog_slopes_flag_non_diffusive_motion():
         )
 
 
+def test_slope_of_one_inside_a_cage_is_not_diffusion():
+    # overdamped ions in harmonic cages (Ornstein-Uhlenbeck, sd 0.5 Å per axis, relaxation
+    # 2000 frames): at lags << the relaxation time the MSD grows linearly (slope ~1) though
+    # no ion ever leaves its cage; only the MSD at the window start (<< the cage size²)
+    # tells, so min_msd (Å²) must reject it while free Brownian ions still pass
+    rng = np.random.default_rng(3)
+    n, frames, sd, a = 8, 2000, 0.5, np.exp(-1 / 2000)
+    x = np.empty((frames, 2 * n, 3))
+    x[0] = sd * rng.standard_normal((2 * n, 3))
+    for k in range(1, frames):
+        x[k] = a * x[k - 1] + np.sqrt(1 - a**2) * sd * rng.standard_normal((2 * n, 3))
+    q = np.r_[np.ones(n), -np.ones(n)]
+    kw = dict(timestep_fs=DT, volume=VOL, temperature_K=T)
+    slopes_only = onsager_transport(x, q, **kw)
+    assert slopes_only.msd_slope_cation == pytest.approx(1.0, abs=0.1)
+    assert slopes_only.msd_slope_anion == pytest.approx(1.0, abs=0.1)
+    assert slopes_only.diffusive  # what the slope test alone says
+    caged = onsager_transport(x, q, **kw, min_msd=1.0)
+    assert not caged.diffusive and caged.min_msd == 1.0
+    assert max(caged.msd_start_cation, caged.msd_start_anion) < 0.1 * 6 * sd**2
+    brown = np.concatenate([_brownian(rng, frames, n, 0.02), _brownian(rng, frames, n, 0.01)], 1)
+    free = onsager_transport(brown, q, **kw, min_msd=1.0)
+    assert free.diffusive and min(free.msd_start_cation, free.msd_start_anion) > 1.0
+    assert free.to_dict()["msd_start_anion"] == free.msd_start_anion
+    with pytest.raises(ParameterError, match="min_msd must be >= 0"):
+        onsager_transport(brown, q, **kw, min_msd=-1.0)
+
+
 def test_free_ions_and_pairs_separate_onsager_from_nernst_einstein():
     """10 free Li+ (D 0.02), 10 free anions (D 0.005) and 10 bound pairs (D 0.01 Å²/fs).
 

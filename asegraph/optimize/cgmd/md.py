@@ -29,7 +29,11 @@ Hence the default ``non_diffusive = "extend"`` with ``max_extensions = 1``:
 a run whose slopes are outside the range after 2 ns continues the same
 trajectory to 4 ns and is fitted again at doubled lags (200–500 ps; the
 flagged run was diffusive there, (0.88, 0.92)); one still outside after that
-is kept and flagged (``diffusive = false``).  Every result records
+is kept and flagged (``diffusive = false``).  Diffusive also needs both
+species to have moved at least a mean bead spacing (RMS) by the window's
+first lag (``diffusive_min_rms``), so that a slope passing 1 on the way from
+ballistic to caged motion in a short run is not taken for diffusion.
+Every result records
 ``n_extensions``, ``n_prod_steps``, ``production_ps`` and the fitted
 ``fit_window_ps``.  Cost at 660 beads: ~8 CPU-minutes per 2 ns evaluation
 with the LAMMPS backend (~1,100 steps per CPU-second), ~16 for an extended
@@ -130,6 +134,13 @@ class CGMDSettings:
         Log-log MSD slopes (Li and anion, over the fit window) counted as
         diffusive; recorded as ``msd_slope_cation``/``msd_slope_anion`` and
         ``diffusive`` in every result.
+    diffusive_min_rms : float
+        Diffusive also needs both species' RMS displacement at the fit
+        window's first lag to be at least this many mean bead spacings
+        (V/N)^(1/3) (4.5 Å at the reference; the reference point's anion had
+        moved 1.7 spacings at 100 ps, Li 3.4): at short lags the slope can
+        pass 1 on the way from ballistic to caged motion.  0 turns it off
+        (campaigns stored before it existed resume with 0).
     non_diffusive : {"extend", "flag", "fail"}
         What a non-diffusive evaluation does.  ``"extend"`` (default): the
         same trajectory continues, doubling the production each time (2 ns
@@ -175,6 +186,7 @@ class CGMDSettings:
     fit_end: float = 0.5
     n_blocks: int = 4
     diffusive_range: tuple[float, float] = (0.85, 1.15)
+    diffusive_min_rms: float = 1.0
     non_diffusive: str = "extend"
     max_extensions: int = 1
     backend: str = "ase"
@@ -216,6 +228,11 @@ class CGMDSettings:
             raise ParameterError(
                 f"simulation.diffusive_range must be [low, high] with 0 < low < 1 < high, "
                 f"got {list(self.diffusive_range)}"
+            )
+        if not self.diffusive_min_rms >= 0:
+            raise ParameterError(
+                f"simulation.diffusive_min_rms must be >= 0 (mean bead spacings), "
+                f"got {self.diffusive_min_rms}; 0 turns the check off"
             )
         if self.max_extensions < 0:
             raise ParameterError(
@@ -388,7 +405,7 @@ def _run_checked(dyn, atoms, n_steps: int, chunk: int = 500) -> None:
 
 
 def transport_from_frames(
-    frames: np.ndarray, charges: np.ndarray, volume: float, settings: CGMDSettings
+    frames: np.ndarray, charges: np.ndarray, volume: float, settings: CGMDSettings, *, n_beads: int
 ):
     """Transport of recorded ion frames with the settings' fit window, blocks and range.
 
@@ -400,6 +417,9 @@ def transport_from_frames(
     volume : float
         Box volume (Å³).
     settings : CGMDSettings
+    n_beads : int
+        Beads in the box (the mean bead spacing (volume/n_beads)^(1/3) scales
+        ``diffusive_min_rms``).
 
     Returns
     -------
@@ -423,6 +443,7 @@ def transport_from_frames(
         fit_window=(settings.fit_start, settings.fit_end),
         n_blocks=settings.n_blocks,
         diffusive_range=tuple(settings.diffusive_range),
+        min_msd=(settings.diffusive_min_rms * (volume / n_beads) ** (1 / 3)) ** 2,
     )
 
 
@@ -457,7 +478,9 @@ def run_cgmd(
     q = atoms.get_initial_charges()
 
     def analyse(frames: np.ndarray):
-        return transport_from_frames(frames, q[q != 0], atoms.get_volume(), settings)
+        return transport_from_frames(
+            frames, q[q != 0], atoms.get_volume(), settings, n_beads=len(atoms)
+        )
 
     extension = DiffusiveExtension(settings, analyse)
     timing: dict = {}
@@ -472,9 +495,10 @@ def run_cgmd(
     if settings.non_diffusive == "fail" and not res.diffusive:
         raise SimulationFailed(
             f"not diffusive in the fit window {res.fit_window_ps} ps: MSD log-log slopes "
-            f"Li {res.msd_slope_cation:.2f}, anion {res.msd_slope_anion:.2f} outside "
-            f"{tuple(settings.diffusive_range)}; run longer (n_prod) or set "
-            "non_diffusive = 'extend'"
+            f"Li {res.msd_slope_cation:.2f}, anion {res.msd_slope_anion:.2f} (diffusive: "
+            f"{tuple(settings.diffusive_range)}), smallest self MSD at the first lag "
+            f"{min(res.msd_start_cation, res.msd_start_anion):.3g} Å² (needs >= "
+            f"{res.min_msd:.3g}); run longer (n_prod) or set non_diffusive = 'extend'"
         )
     out = res.to_dict()
     if not all(math.isfinite(out[k]) for k in ("sigma", "sigma_li", "t_li")):
