@@ -99,6 +99,10 @@ def environment_map(vectors: np.ndarray, seed: int = 0, perplexity: float = 30.0
     Returns
     -------
     ndarray, shape (n, 2)
+        All zeros when the vectors are all the same (to 1e-9 of their size):
+        one environment, e.g. every O atom of identical cubic cells, has
+        nothing to spread, and scikit-learn's t-SNE would divide by the zero
+        spread of its PCA start and crash the process (segmentation fault).
     """
     from sklearn.manifold import TSNE
 
@@ -108,6 +112,8 @@ def environment_map(vectors: np.ndarray, seed: int = 0, perplexity: float = 30.0
             f"a local-environment map needs at least 4 atom vectors, got {len(vectors)}; "
             "choose an element with more atoms (--element)"
         )
+    if np.ptp(vectors, axis=0).max() <= 1e-9 * max(1.0, float(np.abs(vectors).max())):
+        return np.zeros((len(vectors), 2))  # one environment: one point
     perplexity = min(perplexity, (len(vectors) - 1) / 3)
     tsne = TSNE(n_components=2, perplexity=perplexity, random_state=seed, init="pca")
     return tsne.fit_transform(vectors)
@@ -145,8 +151,12 @@ def project(
     return knn.fit(reference, reference_map).predict(vectors)
 
 
-def sample_atoms(symbols: np.ndarray, element: str, max_points: int, seed: int = 0) -> np.ndarray:
+def sample_atoms(
+    symbols: np.ndarray, element: str, max_points: int, seed: int = 0, where: str = "the data"
+) -> np.ndarray:
     """Indices of up to ``max_points`` atoms of ``element`` (seeded, sorted).
+
+    ``where`` names the structures in the error message.
 
     Raises
     ------
@@ -157,7 +167,7 @@ def sample_atoms(symbols: np.ndarray, element: str, max_points: int, seed: int =
     chosen = np.flatnonzero(symbols == element)
     if not len(chosen):
         present = ", ".join(sorted(set(symbols.tolist())))
-        raise ParameterError(f"element {element!r} has no atoms in the data; present: {present}")
+        raise ParameterError(f"element {element!r} has no atoms in {where}; present: {present}")
     if len(chosen) > max_points:
         chosen = np.sort(np.random.default_rng(seed).choice(chosen, max_points, replace=False))
     return chosen

@@ -46,3 +46,12 @@ def test_bad_environment_input():
         environment_map(np.zeros((3, 2)))
     with pytest.raises(ParameterError, match="do not match"):
         project(np.zeros((5, 3)), np.zeros((5, 2)), np.zeros((2, 4)))
+
+
+def test_atoms_all_in_one_environment_map_to_one_point_instead_of_crashing():
+    """Identical vectors (every O of identical cubic cells) crashed scikit-learn's t-SNE."""
+    vectors = np.tile(np.linspace(-1.0, 1.0, 16), (8, 1))
+    vectors[3] += 1e-13  # rounding noise is still one environment
+    np.testing.assert_array_equal(environment_map(vectors), np.zeros((8, 2)))
+    placed = project(vectors, np.zeros((8, 2)), vectors[:2] + 0.5)
+    np.testing.assert_array_equal(placed, np.zeros((2, 2)))
