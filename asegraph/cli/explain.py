@@ -76,12 +76,15 @@ def text_summary(summary: dict) -> str:
     """A few lines for the terminal."""
     lines = [f"{summary['n_structures']} structures, {summary['n_atoms']} atoms"]
     used = summary.get("probe_elements")
-    if used and summary.get("probes"):
+    if used:
         left = ", ".join(f"{s} ({n})" for s, n in used["left_out"].items())
         lines.append(
             f"probes over {used['n_used']} elements ({used['selection']} with >= "
             f"{used['min_atoms']} atoms)" + (f"; left out: {left}" if left else "")
         )
+        for why in dict.fromkeys(used.get("not_probed", {}).values()):
+            names = [n for n, w in used["not_probed"].items() if w == why]
+            lines.append(f"not probed: {', '.join(names)} ({why})")
     for name, probe in summary.get("probes", {}).items():
         lines.append(
             f"probe {name:<17} learned {probe['learned']:.2f}  random {probe['random']:.2f}"

@@ -85,6 +85,10 @@ def test_explain_site_model_writes_everything(tmp_path, perovskite_csv):
     assert all(c["true"] is not None for c in known)
     assert "structures" in result.output and "probe block" in result.output
     assert "alone in class: La" in result.output
+    # no group has 3 of these 15 metals: said, not silently missing
+    assert set(summary["probes"]) == {"block", "radius", "electronegativity"}
+    assert list(summary["probe_elements"]["not_probed"]) == ["group"]
+    assert "not probed: group (no 3-fold probe: needs two classes" in result.output
 
 
 def test_probes_leave_out_elements_the_model_barely_saw(tmp_path):
@@ -136,6 +140,10 @@ def test_pool_model_asked_for_site_values_is_one_line_error(tmp_path, perovskite
         (["missing.csv"], "does not exist"),
         (["{csv}", "--element", "Xe"], "element 'Xe' has no atoms in the data"),
         (["{xyz}", "--rows", "0:2"], "apply to CSV datasets"),
+        (
+            ["{csv}", "--reference", "{fluorides}", "--element", "O"],
+            "element 'O' has no atoms in the reference structures (--reference); present: F, Sr",
+        ),
     ],
 )
 def test_bad_input_is_one_line(tmp_path, perovskite_csv, args, message):
@@ -143,7 +151,9 @@ def test_bad_input_is_one_line(tmp_path, perovskite_csv, args, message):
 
     xyz = tmp_path / "cells.extxyz"
     write(xyz, [perovskite("Sr", "Ti"), perovskite("Ba", "Zr")])
-    args = [a.format(csv=perovskite_csv, xyz=xyz) for a in args]
+    fluorides = tmp_path / "fluorides.extxyz"
+    write(fluorides, [perovskite("Sr", "Ti", anions=("F", "F", "F"))])
+    args = [a.format(csv=perovskite_csv, xyz=xyz, fluorides=fluorides) for a in args]
     result = run("explain", model_file(tmp_path, "site"), *args, "-o", tmp_path / "o", *FAST)
     assert result.exit_code == 2, result.output
     assert message in result.output and "Traceback" not in result.output
@@ -166,3 +176,55 @@ def test_reference_map_places_new_atoms(tmp_path, perovskite_csv):
     assert environments["n_projected"] == 12  # this data's O atoms (max_points)
     assert environments["reference"] == [str(reference)]
     assert not (out / "search.csv").exists()
+
+
+def test_identical_cells_give_a_one_point_map_and_say_why_nothing_was_probed(tmp_path):
+    """Every O of identical cubic cells has one vector: t-SNE crashed the process on it."""
+    from ase.io import write
+
+    cells = tmp_path / "cells.extxyz"
+    write(cells, [perovskite("Sr", "Ti"), perovskite("Sr", "Ti")])
+    out = tmp_path / "out"
+    result = run("explain", model_file(tmp_path, "site"), cells, "-o", out, "--element", "O", *FAST)
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["environments"]["n_points"] == 6
+    assert (out / "environments_O.png").stat().st_size > 1000
+    # Sr and Ti have 2 atoms each, under --probe-min-atoms 20: no map, no probe, and it says so
+    assert summary["probes"] == {} and summary["probe_elements"]["n_used"] == 0
+    assert set(summary["probe_elements"]["not_probed"]) == {
+        "block", "group", "radius", "electronegativity"
+    }  # fmt: skip
+    assert (
+        "not probed: block, group, radius, electronegativity (0 elements; the map and the "
+        "3-fold probes need 3 or more)" in result.output
+    )
+    assert "probes over 0 elements (metals with >= 20 atoms); left out: Ti (2), Sr (2)" in (
+        result.output
+    )
+
+
+def test_a_model_of_several_targets_is_explained_on_its_first(tmp_path, perovskite_csv):
+    import torch
+
+    from asegraph.models.cgcnn import CGCNN, CGCNNConfig
+
+    torch.manual_seed(0)
+    config = CGCNNConfig(
+        atom_features="embedding", readout="site", n_conv=1, atom_dim=8, hidden_dim=8,
+        targets=["e", "gap"], units=["eV/atom", "eV"], target_transform=["none", "none"],
+    )  # fmt: skip
+    net = CGCNN(config)
+    net.set_normalizer([-1.0, 3.0], [0.5, 2.0])
+    out = tmp_path / "out"
+    model = save_model(net.eval(), tmp_path / "two.pt")
+    result = run("explain", model, perovskite_csv, "-o", out, "--no-search", *FAST)
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["target"] == "e"
+    ds = xr.open_dataset(out / "representations.nc")
+    is_b = ds["symbol"].values == "Ti"  # Ti sits on B sites only
+    ti = summary["site_energies"]["B"]["Ti"]
+    assert ti["count"] == is_b.sum() == 2
+    assert ti["mean"] == pytest.approx(ds["site_value"].values[is_b, 0].mean(), rel=1e-6)
+    assert ti["mean"] != pytest.approx(ds["site_value"].values[is_b, 1].mean(), rel=1e-3)

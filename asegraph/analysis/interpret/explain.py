@@ -85,7 +85,9 @@ def explain(
     Parameters
     ----------
     model : CGCNN or str
-        A model or anything :func:`asegraph.models.load` loads.
+        A model or anything :func:`asegraph.models.load` loads. Of a model
+        with several targets, the site energies and the search use the first
+        (``summary["target"]``).
     sources : sequence of paths
         CSV datasets, structure files, folders or ASE databases.
     output : path
@@ -167,6 +169,7 @@ def explain(
         "n_atoms": int(ds.sizes["atom"]),
         "failed": failed,
         "readout": net.config.readout,
+        "target": net.config.targets[0],  # site energies and search use the first target
         "files": run.files,
     }
     summary["probes"], summary["probe_elements"] = _element_maps(
@@ -220,7 +223,9 @@ def _element_maps(
     """Fig. 3-3: PCA map of v^(0) and the linear probes against random vectors.
 
     Returns the probes and which elements they used: ``{"selection",
-    "min_atoms", "n_used", "used": {symbol: atoms}, "left_out": {symbol: atoms}}``.
+    "min_atoms", "n_used", "used": {symbol: atoms}, "left_out": {symbol: atoms},
+    "not_probed": {property: why}}`` (a property without a probe is named, not
+    silently missing).
     """
     from pymatgen.core.periodic_table import Element
 
@@ -240,11 +245,19 @@ def _element_maps(
         "left_out": {symbols[k]: atoms.get(symbols[k], 0) for k in candidates if k not in keep},
     }
     symbols, vectors = [symbols[k] for k in keep], vectors[keep]
-    if len(symbols) < 3:
-        return {}, used  # one or two elements: nothing to map or probe
+    if len(symbols) < 3:  # one or two elements: nothing to map or probe
+        n = len(symbols)
+        why = f"{n} element{'' if n == 1 else 's'}; the map and the 3-fold probes need 3 or more"
+        used["not_probed"] = dict.fromkeys(elements.PROPERTIES, why)
+        return {}, used
     coords, explained = elements.element_pca(vectors, run.seed)
     figures.element_map(coords, symbols, explained, run.out / "elements_pca.png")
     probes = elements.element_probes(vectors, symbols, n_random=n_random, seed=run.seed)
+    used["not_probed"] = {
+        name: "no 3-fold probe: needs two classes, one with at least 3 elements"
+        for name in elements.PROPERTIES
+        if name not in probes
+    }
     figures.probe_bars(probes, run.out / "probes.png")
     run.files += ["elements_pca.png", "probes.png"]
     return probes, used
@@ -272,7 +285,8 @@ def _environment_map(
         cache = None  # other structures: nothing to share with the site-energy pass
     else:
         map_ds, map_structures, new, cache = ds, run.structures, None, run.shells
-    chosen = env.sample_atoms(map_ds["symbol"].values, element, run.max_points, run.seed)
+    source = "the reference structures (--reference)" if reference else "the data"
+    chosen = env.sample_atoms(map_ds["symbol"].values, element, run.max_points, run.seed, source)
     vectors = map_ds["atom_vector"].values[chosen, -1]  # [n, A] v_i^(R)
     coords = env.environment_map(vectors, run.seed)
     if new is not None:
