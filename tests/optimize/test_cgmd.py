@@ -109,14 +109,33 @@ def test_build_errors():
         CGTopology(secondary_ratio=2.0)
     with pytest.raises(ParameterError, match="c_salt must be > 0"):
         build_system(dict(c_salt=0.0), SMALL, seed=0)
-    with pytest.raises(StructureError, match="could not place bead"):
+    with pytest.raises(
+        StructureError, match=r"could not grow chain 0 without overlap in 3 attempts of 32 trials"
+    ):
         build_system(
             PEO_LITFSI_REFERENCE,
             CGTopology(4, 8, packing_fraction=0.59),
             seed=0,
             overlap_factor=1.6,
             max_tries=2,
+            max_chain_attempts=3,
         )
+
+
+def test_a_chain_that_walls_itself_in_is_grown_again():
+    # seed 4 of the default 660-bead reference system: chain 18's walk traps
+    # itself at bead 554 (this used to fail the evaluation)
+    a = build_system(PEO_LITFSI_REFERENCE, seed=4)
+    types, mol = a.arrays["bead_type"], a.arrays["mol_id"]
+    n_chains, length = 20, 30
+    assert len(a) == 660 and (mol[: n_chains * length] == np.repeat(np.arange(20), 30)).all()
+    bonds = a.info["bonds"]
+    assert len(bonds) == n_chains * (length - 1) and (mol[bonds[:, 0]] == mol[bonds[:, 1]]).all()
+    radius = np.array([0.8, 3.3, 2.0, 2.0])[types]  # r_li, r_ani, r_cha, r_ss (Å)
+    bond_lengths = a.get_distances(bonds[:, 0], bonds[:, 1], mic=True)
+    np.testing.assert_allclose(bond_lengths, radius[bonds[:, 0]] + radius[bonds[:, 1]])
+    d = a.get_all_distances(mic=True) + np.eye(len(a)) * 100
+    assert (d >= 0.75 * (radius[:, None] + radius[None, :]) - 1e-9).all()
 
 
 def test_settings_errors():

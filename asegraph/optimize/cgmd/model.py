@@ -116,6 +116,7 @@ def build_system(
     seed: int,
     overlap_factor: float = 0.75,
     max_tries: int = 200,
+    max_chain_attempts: int = 20,
 ) -> Atoms:
     """Pack chains, Li+ and anions into a cubic periodic box without overlaps.
 
@@ -131,7 +132,9 @@ def build_system(
     overlap_factor : float
         No pair is placed closer than ``overlap_factor * σ_ij``.
     max_tries : int
-        Trial positions per bead before giving up.
+        Rounds of 16 trial positions per bead before the chain is given up.
+    max_chain_attempts : int
+        Times a chain that walled itself in is discarded and grown again.
 
     Returns
     -------
@@ -172,11 +175,11 @@ def build_system(
         lim = (overlap_factor * sigma[t, types[:placed]]) ** 2  # [placed]
         return (r2 >= lim[None, :]).all(axis=1)
 
-    bonds = []
-    mol_id = np.zeros(n, np.int64)
-    for c in range(topo.n_chains):
+    def grow_chain(start: int) -> bool:
+        """Random walk of one chain from bead ``start``; False if it trapped itself."""
+        nonlocal placed
         for k in range(topo.chain_length):
-            i = placed
+            i = start + k
             t = int(types[i])
             for _ in range(max_tries):
                 if k == 0:
@@ -190,15 +193,30 @@ def build_system(
                     pos[i] = trials[np.argmax(ok)]
                     break
             else:
-                raise StructureError(
-                    f"build_system: could not place bead {i} of chain {c} without overlap "
-                    f"after {max_tries * 16} trials at packing_fraction={topo.packing_fraction}; "
-                    "lower packing_fraction or overlap_factor"
-                )
-            if k > 0:
-                bonds.append((i - 1, i))
-            mol_id[i] = c
+                return False
             placed += 1
+        return True
+
+    bonds = []
+    mol_id = np.zeros(n, np.int64)
+    for c in range(topo.n_chains):
+        start = placed
+        # A walk can wall itself in (~1 % of builds at the reference point, ~2.5 %
+        # over the design space): discard the chain and grow it again from a new
+        # start, which leaves every build that never trapped unchanged.
+        for _ in range(max_chain_attempts):
+            placed = start
+            if grow_chain(start):
+                break
+        else:
+            raise StructureError(
+                f"build_system: could not grow chain {c} without overlap in "
+                f"{max_chain_attempts} attempts of {max_tries * 16} trials per bead at "
+                f"packing_fraction={topo.packing_fraction}; lower packing_fraction or "
+                "overlap_factor"
+            )
+        bonds.extend((i - 1, i) for i in range(start + 1, placed))
+        mol_id[start:placed] = c
     for i in range(placed, n):
         t = int(types[i])
         for _ in range(max_tries):
