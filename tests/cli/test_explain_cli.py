@@ -228,3 +228,21 @@ def test_a_model_of_several_targets_is_explained_on_its_first(tmp_path, perovski
     assert ti["count"] == is_b.sum() == 2
     assert ti["mean"] == pytest.approx(ds["site_value"].values[is_b, 0].mean(), rel=1e-6)
     assert ti["mean"] != pytest.approx(ds["site_value"].values[is_b, 1].mean(), rel=1e-3)
+
+
+def test_two_datasets_with_the_same_ids_each_keep_their_own_structures(tmp_path):
+    """Both CSVs number p0..p3: the second's results were computed on the first's cells."""
+    first = write_csv(tmp_path / "a.csv", [("Sr", "Ti"), ("Ba", "Zr"), ("Pb", "Ti"), ("Sn", "Nb")])
+    second = write_csv(tmp_path / "b.csv", [("K", "Ta"), ("Tl", "W"), ("La", "Al"), ("Bi", "Cr")])
+    out = tmp_path / "out"
+    result = run(
+        "explain", model_file(tmp_path, "site"), first, second, "-o", out, "--no-search", *FAST
+    )
+    assert result.exit_code == 0, result.output
+    ds = xr.open_dataset(out / "representations.nc")
+    assert list(ds["structure"].values) == ["p0", "p1", "p2", "p3"] + [
+        f"{second}:p{k}" for k in range(4)
+    ]
+    sites = json.loads((out / "summary.json").read_text())["site_energies"]
+    assert sorted(sites["A"]) == ["Ba", "Bi", "K", "La", "Pb", "Sn", "Sr", "Tl"]
+    assert sorted(sites["B"]) == ["Al", "Cr", "Nb", "Ta", "Ti", "W", "Zr"]  # La was on B

@@ -28,8 +28,12 @@ def read_inputs(
     Returns
     -------
     ids, structures, values, failed
-        ``values`` (n,) are the ``target`` column/expression of CSV datasets
-        (``None`` without ``target``); ``failed`` maps unreadable ids to why.
+        ``ids`` are unique: an id seen before (two CSV files numbered by row,
+        the same file twice) becomes ``"<source>:<id>"`` (then ``#2``, ...),
+        as :func:`asegraph.io.read_structures` does for files, so results map
+        back to their own structure. ``values`` (n,) are the ``target``
+        column/expression of CSV datasets (``None`` without ``target``);
+        ``failed`` maps unreadable ids to why.
     """
     from asegraph.data.datasets import read_dataset
     from asegraph.io import read_structures
@@ -40,11 +44,22 @@ def read_inputs(
     structures: list[Any] = []
     values: list[float] = []
     failed: dict[str, str] = {}
+    seen: set[str] = set()
+
+    def unique(sid: str, path: Path) -> str:
+        if sid in seen:  # later results are found by id: a repeat would get another's
+            base = sid = f"{path}:{sid}"
+            k = 2
+            while sid in seen:
+                sid, k = f"{base}#{k}", k + 1
+        seen.add(sid)
+        return sid
+
     for source in sources:
         path = Path(source)
         if path.suffix.lower() in _DATASET_SUFFIXES:
             data = read_dataset(path, [target] if target else [], rows=rows)
-            ids += [str(i) for i in data.ids]
+            ids += [unique(str(i), path) for i in data.ids]
             structures += list(data.structures)
             if target:
                 values += data.targets[:, 0].tolist()
@@ -58,7 +73,7 @@ def read_inputs(
             if isinstance(item, Exception):
                 failed[sid] = str(item)
             else:
-                ids.append(sid)
+                ids.append(unique(sid, path))
                 structures.append(item)
     return ids, structures, (np.array(values) if target else None), failed
 
