@@ -11,7 +11,7 @@ a campaign that is stopped resumes where it was.
 
 An evaluation in a real campaign is a coarse-grained MD simulation of a polymer
 electrolyte (by default 2 ns of CG time, long enough for diffusive ion motion
-in 5 of 7 runs of the reference point, and continued once to 4 ns when not:
+in 6 of 8 runs of the reference point, and continued once to 4 ns when not:
 ~8 CPU-minutes with the LAMMPS backend, 16 when extended, ~4.5x more with the
 pure-ASE one, at 660 beads). To see the optimiser itself, this page replaces it by the Hartmann-6
 test function with noise, through the same campaign machinery, and compares it

@@ -22,10 +22,10 @@ to 100 ps and 0.88–0.90 over windows from 100 to 600 ps lags, inside the
 within the run).  The defaults therefore fit at 100–250 ps lags: 100 ps of
 equilibration, 2 ns of production (``n_prod = 500_000`` steps of 4 fs,
 frames every 1 ps) in 4 blocks of 500 ps, fit window 0.2–0.5 of a block.
-Seven independent 2 ns runs of the reference point gave slopes (Li, anion)
+Eight independent 2 ns runs of the reference point gave slopes (Li, anion)
 of (0.90, 0.88), (0.90, 0.93), (0.82, 0.87), (0.92, 0.93), (0.84, 0.93),
-(0.87, 0.90) and (0.92, 0.91): 2 ns sits at the edge of the diffusive regime
-for Li, and two runs of the seven were not diffusive.
+(0.87, 0.90), (0.92, 0.91) and (0.89, 0.90): 2 ns sits at the edge of the
+diffusive regime for Li, and two runs of the eight were not diffusive.
 Hence the default ``non_diffusive = "extend"`` with ``max_extensions = 1``:
 a run whose slopes are outside the range after 2 ns continues the same
 trajectory to 4 ns and is fitted again at doubled lags (200–500 ps; both
@@ -39,8 +39,8 @@ Every result records
 ``n_extensions``, ``n_prod_steps``, ``production_ps`` and the fitted
 ``fit_window_ps``.  Cost at 660 beads: ~8 CPU-minutes per 2 ns evaluation
 with the LAMMPS backend (~1,100 steps per CPU-second), ~16 for an extended
-one, so ~1.3x 8 CPU-minutes on average at the reference point (2 runs in
-7 extended); the ASE backend is ~4.5x slower (~37 CPU-minutes, ~240 steps/s).
+one, so ~1.25x 8 CPU-minutes on average at the reference point (2 runs
+in 8 extended); the ASE backend is ~4.5x slower (~37 CPU-minutes, ~240 steps/s).
 ``"flag"`` never extends (fixed cost; short quick-look runs, which cannot be
 diffusive, should set it, or each of them doubles), ``"fail"`` records a
 non-diffusive run as failed.  The former 40 ps runs (fit at 0.5–2.5 ps
@@ -102,7 +102,7 @@ class CGMDSettings:
     n_equil, n_prod : int
         Equilibration and production MD steps (defaults 100 ps and 2 ns at
         4 fs: the reference point's MSD is diffusive at the fit window's
-        100–250 ps lags in 5 of 7 independent runs, the other two once
+        100–250 ps lags in 6 of 8 independent runs, the other two once
         extended to 4 ns; see the module docstring for the measurement and the CPU
         cost).
     stride : int
