@@ -173,6 +173,20 @@ def test_run_cgmd_tiny_gives_finite_transport():
     assert res["n_ions"] == 8 and res["seconds_per_step"] > 0
 
 
+@pytest.mark.parametrize("n_equil", [100, 105, 0])
+def test_ase_records_the_production_start_and_every_stride_after_it(n_equil):
+    # frames at production steps 0, 10, ..., 320 -> 33, the start dropped -> 32 frames,
+    # whatever the equilibration length (it used to lose one frame after equilibration)
+    from asegraph.optimize.cgmd.md import prepare_system, run_ase_md
+
+    s = CGMDSettings.from_dict(dict(TINY, n_equil=n_equil, n_minimize=10))
+    atoms = prepare_system(dict(PEO_LITFSI_REFERENCE, c_salt=0.15), s, seed=0)
+    seen = []
+    frames, _ = run_ase_md(atoms, s, seed=0, extend=lambda f: seen.append(len(f)) or 0)
+    assert frames.shape == (s.n_prod // s.stride, 8, 3) and seen == [32]
+    assert np.allclose(frames[-1], atoms.positions[atoms.get_initial_charges() != 0])
+
+
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
 def test_run_cgmd_divergence_is_reported():
     # a huge time step makes the light Li+ beads fly apart

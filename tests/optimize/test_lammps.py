@@ -95,3 +95,16 @@ def test_lammps_extends_the_same_trajectory_once_by_default():
     assert res["diffusive"] is False and np.isfinite(res["sigma_li"])
     # 4 blocks of 640 / 4 steps x 4 fs, fit window 0.2-0.5 of a block
     assert res["fit_window_ps"] == pytest.approx([0.2 * 0.64, 0.5 * 0.64])
+
+
+def test_both_backends_record_the_same_frames():
+    from asegraph.optimize.cgmd.lammps import run_lammps_md
+    from asegraph.optimize.cgmd.md import CGMDSettings, prepare_system, run_ase_md
+
+    tiny = dict(n_chains=3, chain_length=8, n_minimize=10, n_equil=105, n_prod=320, stride=10)
+    shapes = []
+    for backend, run in (("ase", run_ase_md), ("lammps", run_lammps_md)):
+        s = CGMDSettings.from_dict(dict(tiny, backend=backend, coulomb_cutoff=8.0))
+        atoms = prepare_system(dict(PEO_LITFSI_REFERENCE, c_salt=0.15), s, seed=0)
+        shapes.append(run(atoms, s, seed=0)[0].shape)
+    assert shapes == [(32, 8, 3), (32, 8, 3)]

@@ -335,6 +335,9 @@ def run_lammps_md(
                     "fix mom all momentum 1 linear 1 1 1",
                     "thermo 0",
                     f"run {settings.n_equil}",
+                    # dumps fall on multiples of the stride: count production from 0 so
+                    # the frames are its start and every stride after it, whatever n_equil
+                    "reset_timestep 0",
                     "group ions type 1 2",
                     f"dump ions ions custom {settings.stride} {tmp / 'ions.dump'} id xu yu zu",
                     "dump_modify ions sort id format float %.10g flush yes",

@@ -377,6 +377,10 @@ def run_ase_md(
     )
     ions = np.flatnonzero(atoms.get_initial_charges() != 0)
     _run_checked(dyn, atoms, settings.n_equil)
+    # Production counts from 0 so ASE records its start frame and then every
+    # `stride` steps after it, as the LAMMPS dump does; counting on from the
+    # equilibration lost one frame (or shifted them all when n_equil % stride != 0).
+    dyn.nsteps = 0
     frames = []
 
     def record() -> None:
