@@ -144,20 +144,26 @@ def test_pool_model_asked_for_site_values_is_one_line_error(tmp_path, perovskite
             ["{csv}", "--reference", "{fluorides}", "--element", "O"],
             "element 'O' has no atoms in the reference structures (--reference); present: F, Sr",
         ),
+        (["{salt}", "--search"], "search: no ABX3 structure (three anions per two cations)"),
     ],
 )
 def test_bad_input_is_one_line(tmp_path, perovskite_csv, args, message):
+    from ase.build import bulk
     from ase.io import write
 
     xyz = tmp_path / "cells.extxyz"
     write(xyz, [perovskite("Sr", "Ti"), perovskite("Ba", "Zr")])
     fluorides = tmp_path / "fluorides.extxyz"
     write(fluorides, [perovskite("Sr", "Ti", anions=("F", "F", "F"))])
-    args = [a.format(csv=perovskite_csv, xyz=xyz, fluorides=fluorides) for a in args]
+    salt = tmp_path / "salt.extxyz"
+    write(salt, [bulk("NaCl", "rocksalt", a=5.64)])
+    args = [a.format(csv=perovskite_csv, xyz=xyz, fluorides=fluorides, salt=salt) for a in args]
     result = run("explain", model_file(tmp_path, "site"), *args, "-o", tmp_path / "o", *FAST)
     assert result.exit_code == 2, result.output
     assert message in result.output and "Traceback" not in result.output
     assert len(result.output.strip().splitlines()) == 1
+    # refused before the representation pass (a minute on a real dataset), not after it
+    assert not (tmp_path / "o").exists()
 
 
 def test_reference_map_places_new_atoms(tmp_path, perovskite_csv):

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from ase.data import chemical_symbols
 
 from asegraph.exceptions import ParameterError
 
@@ -162,6 +163,8 @@ def explain(
     ids, structures, values, failed = read_inputs(sources, target, rows)
     if not structures:
         raise ParameterError(f"no readable structure in {list(map(str, sources))}: {failed}")
+    ref = read_inputs(reference) if reference else None
+    _check_requests(structures, element, None if ref is None else ref[1], search)
     ds = representations(net, structures, ids, progress=progress)
     failed.update(json.loads(ds.attrs["failed"]))
     kept = [ids.index(s) for s in ds["structure"].values.tolist()]
@@ -190,7 +193,7 @@ def explain(
     summary["probes"], summary["probe_elements"] = _element_maps(
         run, n_random, probe_elements, probe_min_atoms
     )
-    summary["environments"] = _environment_map(run, element, reference)
+    summary["environments"] = _environment_map(run, element, reference, ref)
     has_sites = "site_value" in ds
     if site_energies and not has_sites:
         write_json(run.out / "summary.json", summary)
@@ -278,8 +281,38 @@ def _element_maps(
     return probes, used
 
 
+def _check_requests(
+    structures: Sequence[Any],
+    element: str | None,
+    reference: Sequence[Any] | None,
+    search: bool | None,
+) -> None:
+    """Refuse what the analyses cannot do before the representation pass (minutes)."""
+    from asegraph.analysis.interpret.environments import sample_atoms
+    from asegraph.analysis.interpret.sites import abx3_formula_units
+    from asegraph.graph.structures import to_atoms
+
+    cells = [to_atoms(s).numbers for s in structures]
+    if element is not None:
+        checks = [(cells, "the data")]
+        if reference is not None:
+            where = "the reference structures (--reference)"
+            checks.append(([to_atoms(s).numbers for s in reference], where))
+        for numbers, where in checks:
+            present = np.array(sorted({chemical_symbols[z] for n in numbers for z in n}))
+            sample_atoms(present, element, 1, where=where)  # raises, naming what is there
+    if search and not any(abx3_formula_units(n) for n in cells):
+        raise ParameterError(
+            "search: no ABX3 structure (three anions per two cations) in the data; the "
+            "combinatorial search needs a perovskite dataset (leave out --search)"
+        )
+
+
 def _environment_map(
-    run: _Run, element: str | None, reference: Sequence[str | Path]
+    run: _Run,
+    element: str | None,
+    reference: Sequence[str | Path],
+    reference_read: tuple[list[str], list[Any], Any, Any] | None,
 ) -> dict[str, Any]:
     """Fig. 3-5, 3-7, 3-9: t-SNE of one element's v_i^(R), coloured; new atoms projected."""
     from asegraph.analysis.interpret import environments as env
@@ -293,7 +326,7 @@ def _environment_map(
         element = str(names[np.argmax(counts)])
     projected = None
     if reference:  # the map is the reference set's; this data is placed into it
-        r_ids, r_structures, _, _ = read_inputs(reference)
+        r_ids, r_structures, _, _ = reference_read
         map_ds = representations(run.model, r_structures, r_ids, progress=run.progress)
         map_structures = [r_structures[r_ids.index(s)] for s in map_ds["structure"].values]
         new = env.sample_atoms(symbols, element, run.max_points, run.seed)

@@ -30,6 +30,26 @@ import numpy as np
 ANIONS = ("N", "O", "F", "S", "Cl", "Br", "I")  # not Se, Te: cations in the Castelli set
 
 
+def abx3_formula_units(numbers: Sequence[int], anions: Sequence[str] = ANIONS) -> int:
+    """ABX3 formula units of a cell by composition (three anions per two cations), else 0.
+
+    Parameters
+    ----------
+    numbers : sequence of int, shape (n_atoms,)
+        Atomic numbers of the cell.
+    anions : sequence of str
+        Elements that count as X.
+    """
+    from ase.data import atomic_numbers
+
+    numbers = np.asarray(numbers)
+    n_anions = int(np.isin(numbers, [atomic_numbers[a] for a in anions]).sum())
+    n_formula = n_anions // 3
+    if n_anions != 3 * n_formula or len(numbers) - n_anions != 2 * n_formula:
+        return 0
+    return n_formula
+
+
 def perovskite_sites(
     graphs: Sequence[Any], anions: Sequence[str] = ANIONS
 ) -> list[list[str] | None]:
@@ -54,12 +74,12 @@ def perovskite_sites(
     out: list[list[str] | None] = []
     for graph in graphs:
         numbers = np.asarray(graph.numbers)
-        is_anion = np.isin(numbers, anion_z)
-        cations = np.flatnonzero(~is_anion)
-        n_formula = is_anion.sum() // 3
-        if is_anion.sum() != 3 * n_formula or len(cations) != 2 * n_formula or n_formula == 0:
+        n_formula = abx3_formula_units(numbers, anions)
+        if not n_formula:
             out.append(None)
             continue
+        is_anion = np.isin(numbers, anion_z)
+        cations = np.flatnonzero(~is_anion)
         senders, receivers = graph.edge_index
         octahedron = np.full(len(numbers), np.inf)
         for i in cations:
