@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from asegraph.cli.options import Duration, FloatList
+from asegraph.cli.options import Duration, FloatList, cpu_time_option
 from asegraph.cli.train import data_source, dataset_options, stderr
 
 
@@ -80,6 +80,7 @@ def _model_config(conv: str, n_conv: int, cutoff: float, log10_targets: bool):
 @click.option(
     "--max-time", type=Duration(), default="2m", show_default=True, help="Budget per training size."
 )
+@cpu_time_option
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--threads", default=1, show_default=True, type=click.IntRange(min=1))
 @click.option(
@@ -105,6 +106,7 @@ def learning_curve(
     log10_targets,
     epochs,
     max_time,
+    cpu_time,
     seed,
     threads,
     output_dir,
@@ -118,7 +120,12 @@ def learning_curve(
     torch.set_num_threads(threads)
     source = data_source(data, targets, structure_column, id_column, selection, rows, cache_dir)
     training = TrainingConfig(
-        epochs=epochs, lr=2e-3, lr_schedule="cosine", max_time_s=max_time, seed=seed
+        epochs=epochs,
+        lr=2e-3,
+        lr_schedule="cosine",
+        max_time_s=max_time,
+        clock="cpu" if cpu_time else "wall",
+        seed=seed,
     )
     run_learning_curve(
         source,
@@ -154,11 +161,7 @@ def learning_curve(
 @click.option(
     "--max-time", type=Duration(), default="1m", show_default=True, help="Budget per grid point."
 )
-@click.option(
-    "--cpu-time",
-    is_flag=True,
-    help="Count --max-time in CPU seconds of this process (the same compute on a busy machine).",
-)
+@cpu_time_option
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--threads", default=1, show_default=True, type=click.IntRange(min=1))
 @click.option(

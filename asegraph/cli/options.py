@@ -38,6 +38,14 @@ class FloatList(click.ParamType):
             self.fail(f"expected comma-separated numbers, got {value!r}", param, ctx)
 
 
+cpu_time_option = click.option(
+    "--cpu-time",
+    is_flag=True,
+    help="Count --max-time in CPU seconds of this process instead of wall-clock time "
+    "(the same compute on a busy, shared machine).",
+)
+
+
 class HiddenAliases(click.Option):
     """An option with extra spellings that work but are not listed in ``--help``.
 

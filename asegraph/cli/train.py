@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from asegraph.cli.options import Duration, FloatList
+from asegraph.cli.options import Duration, FloatList, cpu_time_option
 
 
 def dataset_options(function):
@@ -163,12 +163,7 @@ def stderr(message: str) -> None:
     help="Wall-clock budget, e.g. 15m; with --ensemble, of the whole ensemble "
     "(each member gets an equal share of what is left).",
 )
-@click.option(
-    "--cpu-time",
-    is_flag=True,
-    help="Count --max-time in CPU seconds of this process instead of wall-clock time "
-    "(the same compute on a busy, shared machine).",
-)
+@cpu_time_option
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--threads", default=1, show_default=True, type=click.IntRange(min=1))
 @click.option(

@@ -110,6 +110,24 @@ def test_learning_curve_error_falls_with_size(alloys, tmp_path):
     assert large < 0.8 * small, (small, large)
 
 
+@pytest.mark.parametrize("flag, clock", [([], "wall"), (["--cpu-time"], "cpu")])
+def test_learning_curve_budget_counts_cpu_seconds_on_request(
+    alloys, tmp_path, monkeypatch, flag, clock
+):
+    import asegraph.workflows
+
+    seen = {}
+    monkeypatch.setattr(
+        asegraph.workflows, "learning_curve", lambda *a, **k: seen.update(training=a[3])
+    )
+    result = run(
+        "learning-curve", alloys, "--target", "energy_per_atom", "--max-time", "90s", *flag,
+        "-o", tmp_path / "lc", *SMALL[:2],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert seen["training"].clock == clock and seen["training"].max_time_s == 90.0
+
+
 def test_tune_reports_the_minimum_validation_error_row(alloys, tmp_path):
     # a learning rate too small to move the weights against a sensible one
     result = run(
