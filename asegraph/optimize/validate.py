@@ -6,8 +6,9 @@
   with everything else at PEO-LiTFSI — and plots the simulated objective
   (± its block standard error) against the GP's posterior mean ± 2σ.  The
   simulations are not added to the campaign.  Results are written to
-  ``validation.json`` after every finished simulation; a rerun skips the
-  points already simulated.
+  ``validation.json`` after every finished simulation (checkpoint); a rerun
+  skips the points already simulated at the same values with the same
+  simulation settings (an edited point is simulated anew).
 * :func:`isosurface_figure` (thesis Fig. 5-3a, drawn by ``report``): the
   surface where the GP's predicted objective equals its value at the
   reference point, over the three most important parameters (largest 1/ℓ),
@@ -131,12 +132,16 @@ def validate_campaign(
     pts, swept = load_validation_points(points, space)
     out = Path(out) if out else Path(directory) / "validation"
     store = out / "validation.json"
+    settings = _settings(config)
     done: dict = {}
     if store.is_file():
         import json
 
-        done = json.loads(store.read_text()).get("simulations", {})
-    todo = [k for k in pts if k not in done or done[k].get("status") != "ok"]
+        stored = json.loads(store.read_text())
+        if stored.get("settings", settings) == settings:  # else another campaign's runs
+            done = stored.get("simulations", {})
+    # a name is reused only for the same point: an edited [points.NAME] is simulated anew
+    todo = [k for k in pts if not _reusable(done.get(k), space.to_params(pts[k]))]
     seeds = {
         k: int(np.random.SeedSequence([seed, 7, i]).generate_state(1)[0]) for i, k in enumerate(pts)
     }
@@ -170,7 +175,7 @@ def validate_campaign(
                         "diffusive": r["result"].get("diffusive"),
                         "wall_s": r["wall_s"],
                     }
-                    write_json(store, {"simulations": done})  # checkpoint after each
+                    write_json(store, {"settings": settings, "simulations": done})
                     bar.update(1)
         finally:
             bar.close()
@@ -211,8 +216,29 @@ def validate_campaign(
     }
     summary["figure"] = str(_validation_figure(rows, swept, summary["objective"], out))
     write_json(out / "summary.json", summary)
-    write_json(store, {"simulations": done})
+    write_json(store, {"settings": settings, "simulations": done})
     return summary
+
+
+def _settings(config) -> dict:
+    """What a simulation's result depends on besides its point, as JSON reads it back."""
+    import json
+
+    from asegraph._utils.jsonsafe import jsonsafe
+
+    raw = {"evaluator": config.evaluator, "simulation": config.simulation}
+    return json.loads(json.dumps(jsonsafe(raw)))
+
+
+def _reusable(sim: dict | None, params: dict) -> bool:
+    """Whether a stored simulation ran successfully at exactly ``params``."""
+    if not sim or sim.get("status") != "ok":
+        return False
+    stored = sim.get("params", {})
+    return set(stored) == set(params) and all(
+        math.isclose(float(stored[n]), float(v), rel_tol=1e-9, abs_tol=1e-12)
+        for n, v in params.items()
+    )
 
 
 def _validation_figure(rows: dict, swept: str | None, ylabel: str, out: Path) -> Path:

@@ -141,6 +141,28 @@ def test_bo_campaign_lp_and_report(tmp_path):
         make_report(tmp_path / "camp", points=tmp_path / "bad.toml")
 
 
+def test_validate_rerun_simulates_an_edited_point_anew(tmp_path):
+    """A rerun reused a point's stored simulation by its NAME: after editing
+    [points.p] from x0 = 0.1 to 0.9 the old simulation at 0.1 was reported for 0.9."""
+    from asegraph.optimize.validate import validate_campaign
+
+    log = tmp_path / "starts.log"
+    run(write_config(tmp_path, budget=4, extra=f"log_file = '{log}'"), tmp_path / "camp")
+    points = tmp_path / "pts.toml"
+    points.write_text("[points.p]\nx0 = 0.1\n")
+    kw = {"executor": "threads", "workers": 1, "progress": False}
+    first = validate_campaign(tmp_path / "camp", points, **kw)["points"]["p"]
+    starts = len(log.read_text().split())
+    again = validate_campaign(tmp_path / "camp", points, **kw)["points"]["p"]
+    assert len(log.read_text().split()) == starts  # unchanged point: reused, not rerun
+    assert again["value"] == first["value"]
+    points.write_text("[points.p]\nx0 = 0.9\n")
+    edited = validate_campaign(tmp_path / "camp", points, **kw)["points"]["p"]
+    assert len(log.read_text().split()) == starts + 1
+    assert edited["params"]["x0"] == pytest.approx(0.9)
+    assert edited["value"] > first["value"] + 0.5  # f = sum(x): simulated at 0.9
+
+
 def test_resume_after_sigkill_loses_and_repeats_nothing(tmp_path):
     log = tmp_path / "starts.log"
     path = write_config(tmp_path, budget=10, batch=2, extra=f"sleep_s = 0.4\nlog_file = '{log}'")
