@@ -10,16 +10,25 @@ from asegraph._utils.figures import new_figure, save_figure
 
 
 def parity_plot(
-    target: np.ndarray, predicted: np.ndarray, path: str | Path, label: str = "", unit: str = ""
+    target: np.ndarray,
+    predicted: np.ndarray,
+    path: str | Path,
+    label: str = "",
+    unit: str = "",
+    reference_label: str | None = None,
 ) -> Path:
-    """Predicted vs reference scatter with the identity line and MAE, as a PNG."""
+    """Predicted vs reference scatter with the identity line and MAE, as a PNG.
+
+    ``label`` names the predicted quantity; ``reference_label`` (default
+    ``label``) the reference, when the data name it otherwise.
+    """
     fig, ax = new_figure(figsize=(4.5, 4.5))
     ax.scatter(target, predicted, s=6, alpha=0.5, edgecolors="none")
     low, high = float(min(target.min(), predicted.min())), float(max(target.max(), predicted.max()))
     ax.plot([low, high], [low, high], "k--", lw=1)
     mae = float(np.abs(predicted - target).mean())
     suffix = f" ({unit})" if unit else ""
-    ax.set_xlabel(f"reference {label}{suffix}")
+    ax.set_xlabel(f"reference {label if reference_label is None else reference_label}{suffix}")
     ax.set_ylabel(f"predicted {label}{suffix}")
     ax.set_title(f"MAE {mae:.4g}{' ' + unit if unit else ''}, n = {len(target)}")
     ax.set_aspect("equal")

@@ -50,7 +50,21 @@ def evaluate_to_folder(
 
     net = load(model)
     config = net.config
+    expected = 1 if config.task == "classification" else len(config.targets)
+    if source.targets and len(source.targets) != expected:  # before any structure is read
+        raise ParameterError(
+            f"--target: model {str(model)!r} predicts {expected} target(s) {config.targets}, "
+            f"got {len(source.targets)} {list(source.targets)}; give one --target per model "
+            "target, in the model's order"
+        )
     dataset = source.read(config.cutoff, config.max_neighbors, config.ties, report=report)
+    # the reference is what DATA holds (--target), which may be named unlike the model's target
+    ref_names = list(source.targets) or list(config.targets)
+    if ref_names != list(config.targets):
+        report(
+            f"comparing the model's {config.targets} ({', '.join(config.units)}) with DATA's "
+            f"{ref_names}"
+        )
     trainer = Trainer(net, progress=False)
     predicted = trainer.predict(dataset.graphs)
     reference = trainer.targets_in_model_space(dataset.targets)
@@ -60,25 +74,30 @@ def evaluate_to_folder(
         figure = roc_plot(reference.astype(int), predicted[:, 1], out / "roc.png")
     else:
         figure = parity_plot(
-            reference[:, 0], predicted[:, 0], out / "parity.png", config.targets[0], config.units[0]
+            reference[:, 0],
+            predicted[:, 0],
+            out / "parity.png",
+            config.targets[0],
+            config.units[0],
+            reference_label=ref_names[0],
         )
     write_json(out / "metrics.json", metrics)
     atomic_write_text(
-        out / "predictions.csv", _predictions_csv(dataset.ids, reference, predicted, config)
+        out / "predictions.csv",
+        _predictions_csv(dataset.ids, reference, predicted, config, ref_names),
     )
     return metrics, figure
 
 
-def _predictions_csv(ids, reference, predicted, config) -> str:
+def _predictions_csv(ids, reference, predicted, config, ref_names) -> str:
     if config.task == "classification":
         header = ["id", "label", *(f"p_{c}" for c in config.classes)]
         rows = [[i, int(r), *p] for i, r, p in zip(ids, reference.reshape(-1), predicted)]
     else:
-        names = [
-            f"log10_{t}" if transform == "log10" else t
-            for t, transform in zip(config.targets, config.target_transform)
-        ]
-        header = ["id", *(f"reference_{n}" for n in names), *(f"predicted_{n}" for n in names)]
+        log10 = [transform == "log10" for transform in config.target_transform]
+        names = [f"log10_{t}" if lg else t for t, lg in zip(config.targets, log10)]
+        refs = [f"log10_{t}" if lg else t for t, lg in zip(ref_names, log10)]
+        header = ["id", *(f"reference_{n}" for n in refs), *(f"predicted_{n}" for n in names)]
         rows = [[i, *r, *p] for i, r, p in zip(ids, reference, predicted)]
     lines = [",".join(header)]
     lines += [

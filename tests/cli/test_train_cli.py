@@ -71,6 +71,25 @@ def test_train_then_evaluate_with_a_parity_plot(alloys, tmp_path):
     np.testing.assert_allclose([float(r["reference_energy_per_atom"]) for r in rows], reference)
 
 
+def test_evaluate_names_the_reference_it_was_given(alloys, tmp_path):
+    """evaluate --target OTHER labelled DATA's column with the model's target (and units) in
+    predictions.csv and the parity plot; a second --target was a traceback (ValueError)."""
+    model = tmp_path / "m.pt"
+    args = ["--units", "eV/atom", "--epochs", "1", "--atom-dim", "8", "--n-conv", "1"]
+    result = run("train", alloys, "--target", "energy_per_atom", *args, "-o", model, *SMALL)
+    assert result.exit_code == 0, result.output
+    result = run("evaluate", model, alloys, "--target", "metal_rich", "-o", tmp_path / "ev")
+    assert result.exit_code == 0, result.output
+    assert "with DATA's ['metal_rich']" in result.output
+    header = (tmp_path / "ev" / "predictions.csv").read_text().splitlines()[0]
+    assert header == "id,reference_metal_rich,predicted_energy_per_atom"
+    two = ["--target", "energy_per_atom", "--target", "metal_rich"]
+    result = run("evaluate", model, alloys, *two, "-o", tmp_path / "ev2")
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "--target: model" in result.output and "predicts 1 target(s)" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
 def test_classification_gives_a_roc_curve(alloys, tmp_path):
     model = tmp_path / "c.pt"
     result = run(
