@@ -187,6 +187,12 @@ def load_universe(
             f"information; pass --topology TOP (PDB, PSF, GRO, LAMMPS data) or --types "
             f"'S*32,Li*16'"
         )
+    if topology is not None and Path(topology).suffix.lower() in BARE_FORMATS:
+        raise InputFileError(
+            f"topology '{topology}' is a {Path(topology).suffix[1:].upper()} trajectory, which "
+            "names no atoms; give the coordinates file as TRAJECTORY and a PDB, PSF, GRO or "
+            "LAMMPS data file as --topology (or --types 'S*32,Li*16' instead)"
+        )
     kwargs = {"dt": timestep_ps} if timestep_ps is not None else {}
     if format is None and suffix in (".lammpstrj", ".lammpsdump", ".dump"):
         format = "LAMMPSDUMP"
@@ -204,9 +210,13 @@ def load_universe(
             else:  # a file that is its own topology (PDB, GRO, LAMMPS dump, ...)
                 topology_format = {"topology_format": format} if format else {}
                 universe = mda.Universe(source, **topology_format, **kwargs)
-    except (OSError, ValueError, TypeError) as exc:
+    except Exception as exc:  # noqa: BLE001 - MDAnalysis' parsers raise many kinds
+        # one line: MDAnalysis spreads e.g. the two atom counts over three lines
+        reason = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
         raise InputFileError(
-            f"trajectory '{path}' with topology '{topology}': MDAnalysis cannot read them: {exc}"
+            f"trajectory '{path}' with topology '{topology}': MDAnalysis cannot read them "
+            f"({type(exc).__name__}: {reason or 'no message'}); check that the topology "
+            "describes the trajectory's atoms and that both files are complete"
         ) from exc
     if types is not None:
         labels = parse_types(types, universe.atoms.n_atoms)

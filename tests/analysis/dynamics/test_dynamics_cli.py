@@ -95,6 +95,32 @@ def test_cli_user_errors(tmp_path, args, message):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_cli_topology_that_does_not_match_is_one_line(tmp_path):
+    """A topology of other atoms: a 40-atom PDB for the 48-atom DCD was a three-line message,
+    a CIF a traceback (IndexError in MDAnalysis' parser), and a DCD given as the topology
+    blamed the --select string."""
+    lines = SHIPPED_TOPOLOGY.read_text().splitlines()
+    atoms = [line for line in lines if line.startswith("ATOM")]
+    short = tmp_path / "short.pdb"
+    short.write_text("\n".join([*lines[:2], *atoms[:40], "END"]) + "\n")
+    cif = tmp_path / "nacl.cif"
+    cif.write_text("data_x\n_cell_length_a 5.6\n")
+    cases = [
+        ([SHIPPED_TRAJECTORY, "--topology", short], "Topology number of atoms 40; Trajectory"),
+        ([SHIPPED_TRAJECTORY, "--topology", cif], "check that the topology describes"),
+        ([SHIPPED_TOPOLOGY, "--topology", SHIPPED_TRAJECTORY], "is a DCD trajectory, which names"),
+    ]
+    for files, message in cases:
+        out = tmp_path / "li.nc"
+        args = [*files, "--select", "name Li", "--lag", "1ps", "--epochs", "1", "-o", out]
+        result = _run([*args, "--no-progress"])
+        assert result.exit_code == 2, result.output
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("asegraph-dynamics: error: "), lines
+        assert message in lines[0]
+        assert not out.exists()
+
+
 def test_cli_missing_output_folder(tmp_path):
     result = _run(
         [
