@@ -92,6 +92,8 @@ def _torch_load(path: Path, safe_globals: list | None = None) -> Any:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # any failure to unpickle means a bad file
         text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if text.startswith("Weights only load failed"):  # torch's advice would be unsafe
+            text = "it holds objects other than tensors and plain data, or is no torch file"
         raise ModelFileError(
             f"model file '{path}' could not be read safely ({text[:200]}); the file is corrupt, "
             "truncated or not a model file — download it again or re-save it"

@@ -77,8 +77,11 @@ def test_original_checkpoint_is_named_with_its_conversion(shared_cgcnn):
 def test_pickled_code_is_refused(tmp_path):
     path = tmp_path / "evil.pth.tar"
     torch.save({"state_dict": {}, "args": shutil.copy}, path)  # a function: not plain data
-    with pytest.raises(ModelFileError, match="could not be read safely"):
+    with pytest.raises(ModelFileError, match="could not be read safely") as info:
         load(path, atom_init=path)
+    # torch's first line advised weights_only=False, i.e. running the file's code
+    assert "weights_only" not in str(info.value)
+    assert "objects other than tensors and plain data" in str(info.value)
 
 
 def test_registry_verifies_checksums(published_model_dir, tmp_path, monkeypatch):

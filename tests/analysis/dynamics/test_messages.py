@@ -56,6 +56,12 @@ def test_model_file_messages(tmp_path, toy_universe, water_universe):
     garbage.write_bytes(b"\x00\x01 not torch")
     with pytest.raises(ModelFileError, match="garbage.pt' cannot be read"):
         load_checkpoint(garbage)
+    # a netCDF result given as --model: torch's message ran over six lines
+    netcdf = tmp_path / "li.nc"
+    netcdf.write_bytes(b"CDF\x01" + bytes(64))
+    with pytest.raises(ModelFileError, match="li.nc' cannot be read .*; give the .pt") as info:
+        load_checkpoint(netcdf)
+    assert "\n" not in str(info.value)
     foreign = tmp_path / "foreign.pt"
     torch.save({"weights": torch.zeros(2)}, foreign)
     with pytest.raises(ModelFileError, match="is not a GDyNet file written by asegraph"):
