@@ -82,6 +82,14 @@ class StateProbabilities:
                 f"membership must be one of {sorted(MEMBERSHIP_VARIABLES)}, got {membership!r}"
             )
         name = MEMBERSHIP_VARIABLES[membership]
+        if not {"state_probability", "state_probability_softmax", "target_atom"} & set(dataset):
+            # e.g. the states.nc of an earlier `analyze`: say so, not "use another membership"
+            label = f"'{result}'" if isinstance(result, (str, Path)) else "the dataset"
+            held = ", ".join(map(str, list(dataset.data_vars)[:6])) or "no variables"
+            raise InputFileError(
+                f"{label} is not a GDyNet result (it holds {held}, not state_probability and "
+                "target_atom); give the .nc that asegraph-dynamics run wrote"
+            )
         if name not in dataset:
             available = sorted(v for v in dataset.data_vars if str(v).startswith("state_prob"))
             raise ParameterError(

@@ -163,6 +163,20 @@ def test_analyze_assignment_counts_each_target_frame_in_one_state(gdynet_result,
         np.testing.assert_allclose(weight / weight.sum(), crisp / crisp.sum(), atol=1e-12)
 
 
+def test_analyze_given_its_own_output_says_it_is_not_a_gdynet_result(tmp_path):
+    """analyze states.nc (an analyze output, not a run output) told the user to
+    "use membership='refined'", the membership already in use."""
+    states = tmp_path / "states.nc"
+    xr.Dataset({"rdf": (("state", "radius"), np.ones((2, 3)))}).to_netcdf(states)
+    args = [states, SHIPPED_TRAJECTORY, "--topology", SHIPPED_TOPOLOGY, "--quiet"]
+    result = _run(["analyze", *args, "-o", tmp_path / "s.nc"])
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and "states.nc' is not a GDyNet result (it holds rdf" in lines[0]
+    assert "give the .nc that asegraph-dynamics run wrote" in lines[0]
+    assert not (tmp_path / "s.nc").exists()
+
+
 def test_analyze_missing_result_file(tmp_path):
     result = _run(["analyze", tmp_path / "none.nc", SHIPPED_TRAJECTORY, "-o", tmp_path / "s.nc"])
     assert result.exit_code == 2
