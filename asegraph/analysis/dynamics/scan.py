@@ -5,7 +5,10 @@ trains a GDyNet (same data, same seed) and records its validation VAMP-2,
 slowest implied timescale (95 % interval) and CK test. Each combination's
 dataset and model are written to ``OUTPUT/K{K}_lag{tau}ps.nc``/``.pt`` as it
 finishes (a training checkpoint beside them while it trains), so an
-interrupted scan resumes where it stopped. ``OUTPUT/scan.csv`` gets one row per combination::
+interrupted scan resumes where it stopped; ``OUTPUT/scan.json`` records the
+settings (trajectory, selection, training, frames), and a rerun with others
+is refused rather than served the old results. ``OUTPUT/scan.csv`` gets one
+row per combination::
 
     states, lag_ps, validation_vamp2, slowest_timescale_ps, ck_passed, recommended,
     timescale_lower_ps, timescale_upper_ps, converged, fallback
@@ -135,7 +138,7 @@ def scan_states_and_lags(
     frames = {key: analysis_kwargs.pop(key, None) for key in ("start", "stop", "step")}
     for key in ("n_states", "lag", "checkpoint", "model_file"):
         analysis_kwargs.pop(key, None)
-    output.mkdir(exist_ok=True)
+    _check_settings(output, _settings(universe, analysis_kwargs, frames))
     # the neighbour tables do not depend on K or tau: build them once
     first = GDyNetAnalysis(universe, lag=lags_ps[0], verbose=progress, **analysis_kwargs)
     graphs = None
@@ -171,6 +174,57 @@ def scan_states_and_lags(
     if figures:
         plot_scan(rows, output)
     return rows
+
+
+#: Keyword arguments that do not change a combination's result.
+_NOT_RESULTS = ("graph_cache", "verbose")
+
+
+def _settings(universe, analysis_kwargs: dict, frames: dict) -> dict:
+    """What every combination's result depends on besides K and tau, as JSON reads it back."""
+    import json
+
+    from asegraph._utils.jsonsafe import jsonsafe
+
+    reader = universe.trajectory
+    files = [getattr(r, "filename", None) for r in getattr(reader, "readers", [reader])]
+    settings = {
+        "trajectory": [Path(f).name if f else None for f in files],
+        "n_atoms": int(universe.atoms.n_atoms),
+        "n_frames": int(reader.n_frames),
+        **{k: v for k, v in sorted(analysis_kwargs.items()) if k not in _NOT_RESULTS},
+        **frames,
+    }
+    return json.loads(json.dumps(jsonsafe(settings), default=str))  # AtomGroups as text
+
+
+def _check_settings(output: Path, settings: dict) -> None:
+    """Refuse to resume a scan made with other settings; record them for a new scan.
+
+    A finished combination is read back by its file name alone, so without this
+    a rerun with, e.g., more epochs or another trajectory reported the old results.
+    """
+    import json
+
+    from asegraph._utils.jsonsafe import write_json
+
+    record = output / "scan.json"
+    if record.is_file():
+        stored = json.loads(record.read_text()).get("settings", {})
+        changed = [
+            f"{k} {stored.get(k)!r} -> {settings.get(k)!r}"
+            for k in sorted(set(stored) | set(settings))
+            if stored.get(k) != settings.get(k)
+        ]
+        if changed:
+            raise ParameterError(
+                f"output folder '{output}' holds a scan made with other settings "
+                f"({'; '.join(changed)}); rerun with those settings to resume it, or write to "
+                "another output folder (or delete this one) to scan afresh"
+            )
+        return
+    output.mkdir(exist_ok=True)
+    write_json(record, {"settings": settings})
 
 
 def _write_csv(rows: list[dict], path: Path, write) -> None:

@@ -82,6 +82,15 @@ def test_scan_cli_writes_table_figures_and_resumes(tmp_path):
     again = CliRunner().invoke(main, args)  # finished combinations are read back
     assert again.exit_code == 0 and (out / "K2_lag0.3ps.nc").stat().st_mtime_ns == stamp
     assert again.output.splitlines()[1:5] == result.output.splitlines()[1:5]
+    # other settings: the finished combinations were served as if made with them
+    for changed in (["--epochs", "3"], ["--stop", "200"], ["--select", "name S"]):
+        other = [*args[: args.index("-o")], *changed, "-o", str(out)]
+        refused = CliRunner().invoke(main, other)
+        assert refused.exit_code == 2, refused.output
+        lines = refused.stderr.strip().splitlines()
+        assert len(lines) == 1 and "holds a scan made with other settings" in lines[0]
+    assert "max_epochs 1 -> 3" in CliRunner().invoke(main, [*args, "--epochs", "3"]).stderr
+    assert (out / "K2_lag0.3ps.nc").stat().st_mtime_ns == stamp
 
 
 @pytest.mark.parametrize(
