@@ -116,6 +116,15 @@ def stderr(message: str) -> None:
     help="Dropout probability before the output layer (readout pool); regularises "
     "small datasets such as the elastic moduli.",
 )
+@click.option(
+    "--crystal-feature",
+    "crystal_features",
+    multiple=True,
+    type=click.Choice(["log_volume_per_atom"]),
+    help="Whole-crystal input appended to the pooled crystal vector (readout pool; "
+    "repeatable). log_volume_per_atom: ln of the volume per atom, which bulk moduli "
+    "follow. Default: none (the thesis).",
+)
 @click.option("--cutoff", default=8.0, show_default=True, type=float, help="Å")
 @click.option("--max-neighbors", default=12, show_default=True, type=int)
 @click.option("--ties", type=click.Choice(["keep", "truncate"]), default="keep", show_default=True)
@@ -226,6 +235,7 @@ def train(
     atom_features,
     batch_norm,
     dropout,
+    crystal_features,
     cutoff,
     max_neighbors,
     ties,
@@ -299,6 +309,7 @@ def train(
         hidden_dim=hidden_dim,
         readout=readout,
         dropout=dropout,
+        crystal_features=list(crystal_features),
         cutoff=cutoff,
         max_neighbors=max_neighbors,
         ties=ties,

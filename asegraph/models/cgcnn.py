@@ -22,6 +22,12 @@ TASKS = ("regression", "classification")
 READOUTS = ("pool", "site")
 ATOM_FEATURES = ("table", "embedding")
 
+#: Whole-crystal inputs that ``crystal_features`` may name: name -> (centre, scale)
+#: of the standardised value. ``log_volume_per_atom`` is ln(V / N / Å³); the
+#: centre and scale are the mean and spread over the 3,553 MP elastic binaries
+#: (ln 18.5 Å³ ± 0.41), fixed so that a model file needs no fitted statistics.
+CRYSTAL_FEATURES = {"log_volume_per_atom": (2.92, 0.41)}
+
 
 @dataclass
 class CGCNNConfig:
@@ -57,7 +63,13 @@ class CGCNNConfig:
         "site": a value ``E_i`` per atom whose mean is the output, Eq. 3.4–3.5),
         ``dropout`` (probability of zeroing each crystal feature before the
         output layer while training, ``readout="pool"`` only; 0 as in the
-        thesis; a regulariser for small datasets such as the elastic moduli).
+        thesis; a regulariser for small datasets such as the elastic moduli),
+        ``crystal_features`` (names from :data:`CRYSTAL_FEATURES`, ``[]`` as in
+        the thesis: whole-crystal inputs appended, standardised, to the pooled
+        crystal vector before the hidden layers, ``readout="pool"`` only;
+        ``"log_volume_per_atom"`` gives the head the density that the
+        convolutions see only through the 12 nearest-neighbour distances —
+        bulk moduli scale with it).
     Task
         ``task`` ("regression" or "classification"), ``targets`` (names),
         ``units`` (one per target), ``target_transform`` (one per target,
@@ -83,6 +95,7 @@ class CGCNNConfig:
     hidden_dim: int = 128
     readout: str = "pool"
     dropout: float = 0.0
+    crystal_features: list[str] = field(default_factory=list)
     cutoff: float = 8.0
     max_neighbors: int = 12
     ties: str = "keep"
@@ -160,6 +173,16 @@ class CGCNNConfig:
                 self.dropout == 0.0 or self.readout == "pool",
                 f"dropout acts before the output layer of readout='pool'; got dropout "
                 f"{self.dropout} with readout={self.readout!r}: use readout='pool' or dropout 0",
+            ),
+            (
+                set(self.crystal_features) <= set(CRYSTAL_FEATURES),
+                f"crystal_features must name entries of {tuple(CRYSTAL_FEATURES)}, got "
+                f"{self.crystal_features}",
+            ),
+            (
+                not self.crystal_features or self.readout == "pool",
+                f"crystal_features enter the pooled crystal vector of readout='pool'; got "
+                f"{self.crystal_features} with readout={self.readout!r}: use readout='pool'",
             ),
         ]
         for ok, message in checks:
@@ -246,7 +269,8 @@ class CGCNN(nn.Module):
         if config.readout == "site":
             self.fc_site = nn.Linear(width, n_out)
         else:
-            self.conv_to_fc = nn.Linear(width, config.hidden_dim)
+            n_crystal = len(config.crystal_features)
+            self.conv_to_fc = nn.Linear(width + n_crystal, config.hidden_dim)
             self.fcs = nn.ModuleList(
                 nn.Linear(config.hidden_dim, config.hidden_dim) for _ in range(config.n_hidden - 1)
             )
@@ -334,8 +358,11 @@ class CGCNN(nn.Module):
             out["site"] = site_scaled * std + mean
             scaled = scatter_mean(site_scaled, batch.batch, n_structures)  # [B, n_targets]
         else:
-            crystal = scatter_mean(hidden, batch.batch, n_structures)  # [B, A]
-            crystal = self.softplus(self.conv_to_fc(self.softplus(crystal)))  # [B, H]
+            crystal = self.softplus(scatter_mean(hidden, batch.batch, n_structures))  # [B, A]
+            if self.config.crystal_features:
+                extra = crystal_features(batch, self.config.crystal_features)  # [B, F]
+                crystal = torch.cat([crystal, extra.to(crystal.dtype)], dim=1)
+            crystal = self.softplus(self.conv_to_fc(crystal))  # [B, H]
             for layer in self.fcs:
                 crystal = self.softplus(layer(crystal))
             out["crystal_embeddings"] = crystal
@@ -346,3 +373,41 @@ class CGCNN(nn.Module):
         else:
             out["y"] = scaled * std + mean
         return out
+
+
+def crystal_features(batch: GraphBatch, names: list[str]) -> torch.Tensor:
+    """Standardised whole-crystal inputs (:data:`CRYSTAL_FEATURES`) of a batch.
+
+    Parameters
+    ----------
+    batch : GraphBatch
+        ``cell`` [B, 3, 3] in Å and ``n_atoms`` [B].
+    names : list of str
+        Entries of :data:`CRYSTAL_FEATURES`.
+
+    Returns
+    -------
+    Tensor, shape (B, len(names))
+        ``(value - centre) / scale``; differentiable with respect to the cell
+        (stress), in the batch's dtype.
+
+    Raises
+    ------
+    ParameterError
+        A structure without a cell volume (a molecule).
+    """
+    columns = []
+    for name in names:
+        centre, scale = CRYSTAL_FEATURES[name]
+        # only name so far: ln of the volume per atom (Å³), intensive, so a
+        # supercell gets the value of its primitive cell
+        volume = torch.abs(torch.linalg.det(batch.cell))  # [B]
+        if not bool((volume > 0).all()):
+            raise ParameterError(
+                f"crystal feature {name!r} needs a periodic cell with a volume; "
+                f"{int((volume <= 0).sum())} structure(s) of the batch have none (molecules?): "
+                "train without crystal_features for them"
+            )
+        value = torch.log(volume / batch.n_atoms.to(volume.dtype))
+        columns.append((value - centre) / scale)
+    return torch.stack(columns, dim=1)
