@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from asegraph.cli.options import Duration, FloatList, cpu_time_option
+from asegraph.cli.options import Duration, FloatList, IntList, cpu_time_option
 from asegraph.cli.train import data_source, dataset_options, stderr
 
 
@@ -66,7 +66,7 @@ def _model_config(conv: str, n_conv: int, cutoff: float, log10_targets: bool):
 @dataset_options
 @click.option(
     "--sizes",
-    type=FloatList(),
+    type=IntList(),
     default="100,300,1000,3000",
     show_default=True,
     help="Training-set sizes.",
@@ -145,7 +145,7 @@ def learning_curve(
 @dataset_options
 @click.option("--lr", "lrs", type=FloatList(), default="1e-3,3e-3", show_default=True)
 @click.option("--weight-decay", "decays", type=FloatList(), default="0,1e-5", show_default=True)
-@click.option("--n-conv", "n_convs", type=FloatList(), default="2,3,4", show_default=True)
+@click.option("--n-conv", "n_convs", type=IntList(), default="2,3,4", show_default=True)
 @click.option(
     "--dropout",
     "dropouts",
@@ -207,7 +207,7 @@ def tune(
     grid = {
         "lr": lrs,
         "weight_decay": decays,
-        "n_conv": [int(n) for n in n_convs],
+        "n_conv": n_convs,
         "dropout": dropouts,
     }
     rows_out = grid_search(

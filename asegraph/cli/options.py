@@ -38,6 +38,23 @@ class FloatList(click.ParamType):
             self.fail(f"expected comma-separated numbers, got {value!r}", param, ctx)
 
 
+class IntList(FloatList):
+    """Comma-separated whole numbers, e.g. ``100,300,1000`` (``1e3`` too).
+
+    A fraction is refused, not truncated: ``--n-conv 2.5`` silently trained
+    two convolutions.
+    """
+
+    name = "integers"
+
+    def convert(self, value, param, ctx) -> list[int]:
+        numbers = super().convert(value, param, ctx)
+        bad = [v for v in numbers if not float(v).is_integer()]
+        if bad:
+            self.fail(f"expected comma-separated whole numbers, got {value!r}", param, ctx)
+        return [int(v) for v in numbers]
+
+
 cpu_time_option = click.option(
     "--cpu-time",
     is_flag=True,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from asegraph.cli.options import Duration, FloatList, cpu_time_option
+from asegraph.cli.options import Duration, FloatList, IntList, cpu_time_option
 
 
 def dataset_options(function):
@@ -148,9 +148,7 @@ def stderr(message: str) -> None:
     default="cosine",
     show_default=True,
 )
-@click.option(
-    "--lr-milestones", type=FloatList(), default="", help="Epochs, for --lr-schedule step."
-)
+@click.option("--lr-milestones", type=IntList(), default="", help="Epochs, for --lr-schedule step.")
 @click.option(
     "--bn-recalibration-batches",
     default=20,
@@ -323,7 +321,7 @@ def train(
         lr=lr,
         weight_decay=weight_decay,
         lr_schedule=lr_schedule,
-        lr_milestones=[int(m) for m in lr_milestones],
+        lr_milestones=list(lr_milestones),
         patience=patience,
         max_time_s=max_time,
         clock="cpu" if cpu_time else "wall",

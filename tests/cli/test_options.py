@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import click
+import pytest
 from click.testing import CliRunner
 
 from asegraph.cli.dynamics import main as dynamics
 from asegraph.cli.main import cli
-from asegraph.cli.options import HiddenAliases
+from asegraph.cli.options import HiddenAliases, IntList
 
 
 def test_hidden_aliases_work_but_are_not_listed():
@@ -70,3 +71,21 @@ def test_old_folder_and_progress_spellings_still_parse(tmp_path):
         ],
     )
     assert result.exit_code == 0
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["tune", "--n-conv", "2,2.5"],
+        ["learning-curve", "--sizes", "100,300.5"],
+        ["train", "--lr-milestones", "10.5", "-o", "m.pt"],
+    ],
+)
+def test_whole_number_lists_refuse_fractions(tmp_path, args):
+    """tune --n-conv 2.5 trained two convolutions (int() truncated it) and reported n_conv 2."""
+    data = tmp_path / "data.csv"
+    data.write_text("id,cif,e\n")
+    result = CliRunner().invoke(cli, [args[0], str(data), "--target", "e", *args[1:]])
+    assert result.exit_code == 2
+    assert "expected comma-separated whole numbers" in result.output
+    assert IntList().convert("100,1e3", None, None) == [100, 1000]
