@@ -395,6 +395,18 @@ def load_space(path: str | Path) -> DesignSpace:
 
 def space_from_config(data: Mapping, *, source: str) -> DesignSpace:
     """Build a space from a parsed mapping (see :func:`load_space`)."""
+    # a key this function does not read was silently ignored: with builtin, a misspelt
+    # group ('grup') varied all 15 parameters, and [space.parameters] bounds were dropped
+    allowed = {"builtin", "group", "fixed"} if "builtin" in data else {"parameters", "fixed"}
+    unknown = sorted(set(data) - allowed)
+    if unknown and ("builtin" in data or "parameters" in data):  # else: no parameters, below
+        hint = (
+            "; a builtin space's bounds cannot be changed: copy its parameters into "
+            "[space.parameters] and drop builtin"
+            if "builtin" in data and "parameters" in data
+            else ""
+        )
+        raise InputFileError(f"{source}: unknown keys {unknown}; allowed: {sorted(allowed)}{hint}")
     if "builtin" in data:
         if data["builtin"] != "peo_litfsi":
             raise InputFileError(

@@ -115,3 +115,29 @@ def test_report_points_not_numbers_or_outside_the_space(tmp_path):
     with pytest.warns(UserWarning, match=r"'far' lies outside .*x0 = 5 \(range 0..1\).*extrapol"):
         far = _load_points(tmp_path / "p.toml", space)
     assert far["far"][0] == pytest.approx(5.0)  # still predicted, with the warning
+
+
+@pytest.mark.parametrize(
+    "space,message",
+    [
+        # a misspelt group varied all 15 parameters of the builtin space instead of 5
+        ('builtin = "peo_litfsi"\ngrup = "anion"', "unknown keys ['grup']; allowed: ['builtin'"),
+        # bounds given beside builtin were dropped without a word
+        (
+            'builtin = "peo_litfsi"\ngroup = "anion"\n[space.parameters]\n'
+            "r_ani = {lower = 2, upper = 4}",
+            "a builtin space's bounds cannot be changed",
+        ),
+        ("fixd = {x9 = 1}\n[space.parameters]\nx0 = {lower = 0, upper = 1}", "['fixd']"),
+    ],
+)
+def test_space_keys_that_would_be_ignored_are_refused(tmp_path, space, message):
+    path = tmp_path / "c.toml"
+    text = CONFIG.format(seed=0, batch=1, budget=2, evaluator=SYNTHETIC, objective="value").replace(
+        "[space.parameters]\nx0 = {lower = 0, upper = 1, reference = 0.2}\n", ""
+    )
+    path.write_text(text.replace("x1 = {lower = 0, upper = 1}\n", f"[space]\n{space}\n"))
+    result = run(path, "--no-progress")
+    assert result.exit_code == 2, result.output
+    assert "c.toml [space]: unknown keys" in result.output and message in result.output
+    assert not (tmp_path / "syn.campaign").exists()
