@@ -141,3 +141,27 @@ def test_space_keys_that_would_be_ignored_are_refused(tmp_path, space, message):
     assert result.exit_code == 2, result.output
     assert "c.toml [space]: unknown keys" in result.output and message in result.output
     assert not (tmp_path / "syn.campaign").exists()
+
+
+@pytest.mark.parametrize(
+    "setting,message",
+    [
+        ('n_prod = "400"', "n_prod must be a whole number, got '400' (str); e.g. n_prod = 500000"),
+        ("n_prod = 400.5", "n_prod must be a whole number, got 400.5 (float)"),  # it ran
+        ("backend = 1", 'backend must be a string, got 1 (int); e.g. backend = "ase"'),
+        (
+            "diffusive_range = 1.0",
+            "diffusive_range must be a list, got 1.0 (float); e.g. diffusive_range = [0.85, 1.15]",
+        ),
+    ],
+)
+def test_cgmd_setting_of_the_wrong_type_is_one_line(tmp_path, setting, message):
+    """n_prod = "400" was a TypeError traceback; n_prod = 400.5 was accepted."""
+    text = CONFIG.format(seed=0, batch=1, budget=2, evaluator="cgmd", objective="sigma_li")
+    path = tmp_path / "c.toml"
+    path.write_text(text.replace('function = "sum"', setting))
+    result = run(path, "--no-progress")
+    assert result.exit_code == 2, result.output
+    assert f"[simulation]: {message}" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert not (tmp_path / "syn.campaign").exists()

@@ -54,6 +54,7 @@ thesis ch. 5 gives no temperature, time step or thermostat: 400 K, 4 fs and
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Callable, Mapping
@@ -268,6 +269,25 @@ class CGMDSettings:
             raise ParameterError(
                 f"{source}: unknown simulation settings {unknown}; allowed: {sorted(names)}"
             )
+        # TOML gives strings and fractions where whole numbers belong: n_prod = "400" was a
+        # TypeError traceback, n_prod = 400.5 ran; each setting's type is its default's
+        for f in fields(cls):
+            if f.name not in data:
+                continue
+            value, kind = data[f.name], type(f.default)
+            if kind is tuple:
+                kind = (list, tuple)
+            elif kind is float:
+                kind = (int, float)
+            if not isinstance(value, kind) or isinstance(value, bool):
+                expected = {int: "a whole number", str: "a string", tuple: "a list"}.get(
+                    type(f.default), "a number"
+                )
+                example = json.dumps(list(f.default) if type(f.default) is tuple else f.default)
+                raise ParameterError(
+                    f"{source}: {f.name} must be {expected}, got {value!r} "
+                    f"({type(value).__name__}); e.g. {f.name} = {example}"
+                )
         return cls(**dict(data))
 
     def topology(self) -> CGTopology:
