@@ -145,6 +145,17 @@ class CampaignConfig:
             ):
                 sim["secondary_ratio"] = 0.2  # thesis: one secondary site per 5 EO
             self.simulation = CGMDSettings.from_dict(sim, source="[simulation]").to_dict()
+            from asegraph.optimize.cgmd.model import PARAMETER_NAMES
+
+            # the CG model reads its parameters by name: a misspelt one (r_anion) was
+            # optimised while every simulation used the default value
+            unknown = sorted(set(self.space.names) - PARAMETER_NAMES)
+            unknown += sorted(set(self.space.fixed) - PARAMETER_NAMES)
+            if unknown:
+                raise ParameterError(
+                    f"[space]: {unknown} are not parameters of the CG-MD evaluator, which would "
+                    f"ignore them; use {sorted(PARAMETER_NAMES)}"
+                )
 
     def _check_types(self) -> None:
         """TOML gives strings and floats where integers belong: refuse before any folder exists."""

@@ -59,7 +59,9 @@ def test_objective_typo_is_refused_before_anything_runs(tmp_path):
 
 
 def test_cgmd_objective_is_checked_against_its_transport_results(tmp_path):
-    space = CampaignConfig.from_file(config(tmp_path)).space
+    from asegraph.optimize.space import peo_litfsi_space
+
+    space = peo_litfsi_space("anion")
     with pytest.raises(ParameterError, match=r"'sigma_Li' is not an output .* mean 'sigma_li'"):
         CampaignConfig(space=space, objective="sigma_Li").check_objective()
     CampaignConfig(space=space, objective="t_li").check_objective()
@@ -165,3 +167,21 @@ def test_cgmd_setting_of_the_wrong_type_is_one_line(tmp_path, setting, message):
     assert f"[simulation]: {message}" in result.output
     assert len(result.output.strip().splitlines()) == 1
     assert not (tmp_path / "syn.campaign").exists()
+
+
+def test_cgmd_space_names_the_model_would_ignore_are_refused(tmp_path):
+    """r_anion (for r_ani) was optimised while every simulation used the default radius."""
+    text = CONFIG.format(seed=0, batch=1, budget=2, evaluator="cgmd", objective="sigma_li")
+    text = text.replace(
+        "x0 = {lower = 0, upper = 1, reference = 0.2}", "r_anion = {lower = 2, upper = 4}"
+    )
+    text = text.replace("x1 = {lower = 0,", "c_salt = {lower = 0.02,").replace(
+        'function = "sum"', ""
+    )
+    path = tmp_path / "c.toml"
+    path.write_text(text)
+    # checked when the config is read (no simulation runs, even on code without the check)
+    with pytest.raises(ParameterError, match=r"\['r_anion'\] are not parameters of the CG-MD"):
+        CampaignConfig.from_file(path)
+    path.write_text(text.replace("r_anion", "r_ani"))
+    assert CampaignConfig.from_file(path).space.names == ["r_ani", "c_salt"]

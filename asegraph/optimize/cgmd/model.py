@@ -42,6 +42,15 @@ _DEFAULT_RADIUS = {"cat": 0.8, "ani": 3.3, "cha": 2.0, "ss": 2.0}  # Å
 _DEFAULT_EPS = 1.0  # kcal/mol
 
 
+#: Every design-point name :func:`build_system` reads (``r_li``/``eps_li_li``: aliases of
+#: ``r_cat``/``eps_cat_cat``); any other name would be passed on and ignored.
+PARAMETER_NAMES = frozenset(
+    ["c_salt", "r_li", "eps_li_li"]
+    + [f"r_{t}" for t in BEAD_TYPES]
+    + [f"eps_{a}_{b}" for a in BEAD_TYPES for b in BEAD_TYPES]
+)
+
+
 def param_key(a: str, b: str) -> str:
     """Canonical name ``eps_a_b`` of a pair parameter, accepting either order."""
     return f"eps_{a}_{b}"
