@@ -359,6 +359,25 @@ class GDyNetTrainer:
                 f"blocks {state['blocks']}, not lag={self.lag} and {blocks}; delete it or use "
                 f"the same settings"
             )
+        # a checkpoint of other settings was a load_state_dict traceback (another --n-conv) or
+        # was resumed as if it had them (another --seed or --lr: the old model came back)
+        changed = [
+            f"{key} {state['config'].get(key)!r} -> {value!r}"
+            for key, value in self.model.config.items()
+            if state["config"].get(key) != value
+        ]
+        if state["seed"] != self.seed:
+            changed.append(f"seed {state['seed']} -> {self.seed}")
+        saved_lr = state["optimizer"]["param_groups"][0]["lr"]
+        lr = self.optimizer.param_groups[0]["lr"]
+        if not np.isclose(saved_lr, lr, rtol=1e-12, atol=0.0):
+            changed.append(f"learning rate {saved_lr:g} -> {lr:g}")
+        if changed:
+            raise ParameterError(
+                f"checkpoint '{self.checkpoint}' was written with other settings "
+                f"({'; '.join(changed)}); resume it with those, or delete it (or give another "
+                "--checkpoint) to train afresh"
+            )
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.best_state, self.best_score = state["best_state"], state["best_score"]

@@ -105,6 +105,16 @@ def test_checkpoint_resume_continues_history(toy_universe, tmp_path):
     assert resumed.results.history[0] == first.results.history[0]
     with pytest.raises(ParameterError, match="was written for lag=5 frames"):
         GDyNetAnalysis(toy_universe, select="name Li", lag="0.3ps", **kwargs).run(stop=400)
+    # other model or training settings: another n_conv was a load_state_dict traceback,
+    # another seed or learning rate resumed the old run as if it had them
+    for other, message in [
+        ({"n_conv": FAST.get("n_conv", 2) + 1}, r"other settings \(n_conv \d -> \d\)"),
+        ({"seed": 7, "learning_rate": 0.1}, r"seed 0 -> 7; learning rate 0.003 -> 0.1"),
+    ]:
+        with pytest.raises(ParameterError, match=message):
+            GDyNetAnalysis(toy_universe, select="name Li", lag="0.5ps", **{**kwargs, **other}).run(
+                stop=400
+            )
 
 
 def test_water_residues_in_a_triclinic_box(water_universe):
