@@ -210,6 +210,19 @@ class GDyNetAnalysis(AnalysisBase):
             config = {"receptive_field": "first-shell", **self.model_state.get("config", {})}
             self.model_state["config"] = config
             receptive_field = config["receptive_field"]
+            # the model brings its own states and cutoff: another K was written into the
+            # result's attributes over the model's K states, another cutoff built other graphs
+            for name, option, given in (
+                ("n_states", "--states", self.n_states),
+                ("cutoff", "--cutoff", float(cutoff)),
+            ):
+                saved = config.get(name)
+                if saved is not None and not np.isclose(float(saved), float(given)):
+                    raise ParameterError(
+                        f"{name}={given:g} but model_file '{model_file}' was trained with "
+                        f"{name}={saved:g}; give {saved:g} ({option} {saved:g}) or train a new "
+                        "model"
+                    )
         lookup = {label: i for i, label in enumerate(self.vocabulary)}
         self.species = np.array([lookup[label] for label in labels], dtype=np.int64)
         self.max_neighbors, self.cutoff, self.split = int(max_neighbors), float(cutoff), split

@@ -87,6 +87,20 @@ def test_model_file_reproduces_outputs(short_run, toy_universe, tmp_path):
         toy_universe, select="name Li", lag="0.5ps", model_file=tmp_path / "li.pt", **FAST
     ).run(stop=600)
     np.testing.assert_allclose(again.results.memberships, short_run.results.memberships, atol=1e-5)
+    # another K or cutoff than the model's: K=3 was written into the attributes of a result
+    # with the model's 2 states; another cutoff built other graphs than the model was trained on
+    for other, message in [
+        ({"n_states": 3}, "n_states=3 but model_file .* was trained with n_states=2; give 2"),
+        ({"cutoff": 7.0}, r"cutoff=7 but model_file .* cutoff=6; give 6 \(--cutoff 6\)"),
+    ]:
+        with pytest.raises(ParameterError, match=message):
+            GDyNetAnalysis(
+                toy_universe,
+                select="name Li",
+                lag="0.5ps",
+                model_file=tmp_path / "li.pt",
+                **{**FAST, **other},
+            )
     # item 2: a trained model is applied to every frame (all are test frames)
     ds = again.results.dataset
     assert (ds["frame_role"].values == 2).all() and ds.attrs["test_start_ps"] == 0.0
