@@ -133,6 +133,20 @@ def analyze(
                     f"e.g. 'O=name OW;Na=name NA'"
                 )
             partner_map[key.strip()] = selection.strip()
+        for key, selection in partner_map.items():  # name the option, not the class argument
+            from asegraph.exceptions import ParameterError
+
+            try:
+                n_atoms = universe.select_atoms(selection).n_atoms
+            except Exception as exc:  # noqa: BLE001 - SelectionError and friends
+                raise ParameterError(
+                    f"--partner {key}={selection!r}: MDAnalysis cannot parse it: {exc}"
+                ) from exc
+            if n_atoms == 0:
+                raise ParameterError(
+                    f"--partner {key}={selection!r} selects no atoms; check the names/types in "
+                    "the topology (e.g. 'name S', 'element S', 'type 2')"
+                )
     dataset, configurations = analyze_states(
         universe,
         result,

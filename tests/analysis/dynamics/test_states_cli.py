@@ -97,7 +97,9 @@ def test_analyze_writes_labelled_dataset_figures_and_snapshots(gdynet_result, tm
         (["--charges", "Li:1"], "--charges: cannot read 'Li:1'"),
         (["--charges", "Na=1"], r"charges: no atom is called \['Na'\]"),
         (["--partner", "S"], "--partner: cannot read 'S'"),
-        (["--partner", "S=name Xx"], "other='name Xx' selects no atoms"),
+        # said "other='name Xx' selects no atoms", naming no option the user gave
+        (["--partner", "S=name Xx"], "--partner S='name Xx' selects no atoms; check the names"),
+        (["--partner", "S=nme S"], "--partner S='nme S': MDAnalysis cannot parse it"),
     ],
 )
 def test_analyze_errors_are_one_line(gdynet_result, tmp_path, extra, message):
