@@ -83,6 +83,7 @@ def _model_config(conv: str, n_conv: int, cutoff: float, log10_targets: bool):
 @cpu_time_option
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--threads", default=1, show_default=True, type=click.IntRange(min=1))
+@click.option("--progress/--no-progress", default=True, show_default=True)
 @click.option(
     "-o",
     "--output-dir",
@@ -109,6 +110,7 @@ def learning_curve(
     cpu_time,
     seed,
     threads,
+    progress,
     output_dir,
 ) -> None:
     """Test MAE against training-set size, log-log (thesis Fig. 3-2)."""
@@ -135,6 +137,7 @@ def learning_curve(
         split,
         output_dir,
         report=click.echo,
+        progress=progress,
     )
     out = Path(output_dir)
     click.echo(f"wrote {out / 'learning_curve.csv'} and {out / 'learning_curve.png'}")
@@ -164,6 +167,7 @@ def learning_curve(
 @cpu_time_option
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--threads", default=1, show_default=True, type=click.IntRange(min=1))
+@click.option("--progress/--no-progress", default=True, show_default=True)
 @click.option(
     "-o", "--output", default="tune.csv", show_default=True, type=click.Path(dir_okay=False)
 )
@@ -187,6 +191,7 @@ def tune(
     cpu_time,
     seed,
     threads,
+    progress,
     output,
 ) -> None:
     """Grid search over learning rate, weight decay, convolutions and dropout (validation MAE)."""
@@ -218,6 +223,7 @@ def tune(
         split,
         output,
         report=click.echo,
+        progress=progress,
     )
     best = min(rows_out, key=lambda row: row["val_mae"])
     click.echo(

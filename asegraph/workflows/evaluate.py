@@ -114,13 +114,15 @@ def learning_curve(
     split: Sequence[float] = (0.6, 0.2, 0.2),
     output_dir: str | Path | None = None,
     report: Report = _quiet,
+    progress: bool = True,
 ) -> np.ndarray:
     """Test MAE against training-set size (thesis Fig. 3-2).
 
     The data are split once (seed ``training.seed``); size ``n`` trains on
     the first ``n`` of the training split and is scored on the test split.
     With ``output_dir`` the table goes to ``learning_curve.csv`` and a
-    log-log plot to ``learning_curve.png``.
+    log-log plot to ``learning_curve.png``. ``progress`` shows each
+    training's epoch bar (tqdm).
 
     Returns
     -------
@@ -143,7 +145,8 @@ def learning_curve(
     val_set, test_set = dataset.subset(val_idx), dataset.subset(test_idx)
     rows = []
     for size in sizes:
-        trainer = fit_model(dataset.subset(train_idx[:size]), val_set, config, training)
+        subset = dataset.subset(train_idx[:size])
+        trainer = fit_model(subset, val_set, config, training, progress=progress)
         mae = trainer.evaluate(test_set.graphs, test_set.targets)["mae"]
         rows.append((size, mae))
         report(f"{size:6d} training structures: test MAE {mae:.4g}")
@@ -164,6 +167,7 @@ def grid_search(
     split: Sequence[float] = (0.6, 0.2, 0.2),
     output: str | Path | None = None,
     report: Report = _quiet,
+    progress: bool = True,
 ) -> list[dict[str, Any]]:
     """Train at every point of a grid; score each on the validation MAE.
 
@@ -175,6 +179,8 @@ def grid_search(
         (``n_conv``, ``atom_dim``, ...).
     output : path, optional
         CSV of the rows (one per grid point).
+    progress : bool
+        Show each training's epoch bar (tqdm).
 
     Returns
     -------
@@ -204,7 +210,7 @@ def grid_search(
         point_training = replace(
             training, **{k: v for k, v in point.items() if k in training_fields}
         )
-        trainer = fit_model(train_set, val_set, point_config, point_training)
+        trainer = fit_model(train_set, val_set, point_config, point_training, progress=progress)
         mae = trainer.evaluate(val_set.graphs, val_set.targets)["mae"]
         rows.append({**point, "val_mae": mae, "epochs": len(trainer.history)})
         report("  ".join(f"{k} {v:g}" for k, v in point.items()) + f": val MAE {mae:.4g}")

@@ -161,6 +161,20 @@ def test_tune_reports_the_minimum_validation_error_row(alloys, tmp_path):
     assert float(rows[0]["val_mae"]) > float(rows[1]["val_mae"])  # 1e-9: the mean's error
     message = f"best: lr 0.003, weight decay 0, n_conv 1, dropout 0 (val MAE {float(best['val_mae']):.4g})"
     assert message in result.output
+    assert "epochs:" in result.output  # the tqdm bar of each training, on by default
+    # --no-progress did not exist for tune and learning-curve, whose bars always showed
+    quiet = run(
+        "tune", alloys, "--target", "energy_per_atom", "--lr", "3e-3", "--weight-decay", "0",
+        "--n-conv", "1", "--epochs", "2", "--no-progress", "-o", tmp_path / "q.csv", *SMALL[:2],
+    )  # fmt: skip
+    assert quiet.exit_code == 0, quiet.output
+    assert "epochs:" not in quiet.output and "best: lr 0.003" in quiet.output
+    quiet = run(
+        "learning-curve", alloys, "--target", "energy_per_atom", "--sizes", "4", "--n-conv", "1",
+        "--epochs", "2", "--no-progress", "-o", tmp_path / "lc", *SMALL[:2],
+    )  # fmt: skip
+    assert quiet.exit_code == 0, quiet.output
+    assert "epochs:" not in quiet.output and "test MAE" in quiet.output
 
 
 def test_tune_grid_over_dropout_with_a_cpu_time_budget(alloys, tmp_path):
