@@ -122,20 +122,18 @@ def analyze(
     universe = load_universe(paths, topology, types, timestep_ps, traj_format)
     partner_map = None
     if partners:
+        from asegraph.exceptions import ParameterError
+
         partner_map = {}
         for item in partners.split(";"):
             key, sep, selection = item.partition("=")
             if not sep or not key.strip() or not selection.strip():
-                from asegraph.exceptions import ParameterError
-
                 raise ParameterError(
                     f"--partner: cannot read {item!r}; write NAME=SELECTION;..., "
                     f"e.g. 'O=name OW;Na=name NA'"
                 )
             partner_map[key.strip()] = selection.strip()
         for key, selection in partner_map.items():  # name the option, not the class argument
-            from asegraph.exceptions import ParameterError
-
             try:
                 n_atoms = universe.select_atoms(selection).n_atoms
             except Exception as exc:  # noqa: BLE001 - SelectionError and friends

@@ -82,6 +82,18 @@ def save_model(model: CGCNN, path: str | Path, metadata: dict[str, Any] | None =
     return Path(path)
 
 
+def load_failure(exc: Exception) -> str:
+    """One line (at most 200 characters) saying why ``torch.load`` failed.
+
+    torch's own text runs over several lines and, for a weights-only load,
+    advises ``weights_only=False``, which would run code from the file.
+    """
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if text.startswith("Weights only load failed"):
+        text = "it holds objects other than tensors and plain data, or is no torch file"
+    return text[:200]
+
+
 def _torch_load(path: Path, safe_globals: list | None = None) -> Any:
     if not path.is_file():
         raise FileNotFoundError(f"model file '{path}' does not exist; check the path")
@@ -91,12 +103,9 @@ def _torch_load(path: Path, safe_globals: list | None = None) -> Any:
                 return torch.load(path, map_location="cpu", weights_only=True)
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # any failure to unpickle means a bad file
-        text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        if text.startswith("Weights only load failed"):  # torch's advice would be unsafe
-            text = "it holds objects other than tensors and plain data, or is no torch file"
         raise ModelFileError(
-            f"model file '{path}' could not be read safely ({text[:200]}); the file is corrupt, "
-            "truncated or not a model file — download it again or re-save it"
+            f"model file '{path}' could not be read safely ({load_failure(exc)}); the file is "
+            "corrupt, truncated or not a model file — download it again or re-save it"
         ) from exc
 
 

@@ -397,12 +397,10 @@ def load_checkpoint(path: str | Path) -> dict:
     except FileNotFoundError:
         raise
     except Exception as exc:  # torch raises pickle/runtime errors of several kinds
-        # torch's own text runs over several lines (and suggests weights_only=False): keep one
-        text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        if text.startswith("Weights only load failed"):  # torch's advice would be unsafe
-            text = "it holds objects other than tensors and plain data, or is no torch file"
+        from asegraph.models.checkpoint import load_failure
+
         raise ModelFileError(
-            f"model file '{path}' cannot be read ({text[:200]}); give the .pt that "
+            f"model file '{path}' cannot be read ({load_failure(exc)}); give the .pt that "
             "asegraph-dynamics wrote beside its .nc, or a --checkpoint it wrote"
         ) from exc
     if not isinstance(state, dict) or not str(state.get("format", "")).startswith(
